@@ -1,1 +1,3 @@
-return 0;
+using LiteVision.Cli;
+
+return LiteVisionCli.Run(args, Console.Out, Console.Error);

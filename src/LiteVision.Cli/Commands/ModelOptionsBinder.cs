@@ -1,0 +1,74 @@
+using System.CommandLine;
+using LiteVision.Registry;
+
+namespace LiteVision.Cli.Commands;
+
+/// <summary>The options every model-building command shares, and their translation into <see cref="ModelOptions"/>.</summary>
+internal sealed class ModelOptionsBinder
+{
+    public Argument<string> Model { get; } = new("model") { Description = "Registered model name (see 'litevision models')." };
+
+    public Option<int> NumClasses { get; } = new("--num-classes") { Description = "Number of output classes.", DefaultValueFactory = _ => 1000 };
+
+    public Option<double?> WidthMultiplier { get; } = new("--width-mult") { Description = "Channel width multiplier α." };
+
+    public Option<double?> Dropout { get; } = new("--dropout") { Description = "Dropout before the classifier, in [0, 1)." };
+
+    public Option<double?> DropPath { get; } = new("--drop-path") { Description = "Stochastic-depth rate of the last block, in [0, 1)." };
+
+    public Option<int?> RoundNearest { get; } = new("--round-nearest") { Description = "MobileNetV2: round channels to a multiple of this." };
+
+    public Option<bool> ReducedTail { get; } = new("--reduced-tail") { Description = "MobileNetV3: halve the last stage's channels." };
+
+    public Option<bool> Dilated { get; } = new("--dilated") { Description = "MobileNetV3: dilate the last stage instead of striding." };
+
+    public Option<double?> ResolutionMultiplier { get; } = new("--resolution-mult") { Description = "MobileNetV1: resolution multiplier ρ (0.857 → 192, 0.714 → 160, 0.571 → 128)." };
+
+    public void AddTo(Command command)
+    {
+        command.Arguments.Add(Model);
+        foreach (Option option in new Option[] { NumClasses, WidthMultiplier, Dropout, DropPath, RoundNearest, ReducedTail, Dilated, ResolutionMultiplier })
+            command.Options.Add(option);
+    }
+
+    /// <summary>Looks the model up and reads the options; unknown names get a suggestion.</summary>
+    public (ModelInfo Info, ModelOptions Options) Bind(ParseResult parsed)
+    {
+        string name = parsed.GetValue(Model)!;
+        if (!ModelZoo.Contains(name))
+        {
+            string? suggestion = ModelZoo.Names.MinBy(n => EditDistance(n, name));
+            throw new UsageException($"Unknown model '{name}'.{(suggestion is null ? "" : $" Did you mean '{suggestion}'?")} " +
+                $"Valid names: {string.Join(", ", ModelZoo.Names)}.");
+        }
+        var options = new ModelOptions
+        {
+            NumClasses = parsed.GetValue(NumClasses),
+            WidthMultiplier = parsed.GetValue(WidthMultiplier),
+            Dropout = parsed.GetValue(Dropout),
+            DropPath = parsed.GetValue(DropPath),
+            RoundNearest = parsed.GetValue(RoundNearest),
+            ReducedTail = parsed.GetValue(ReducedTail),
+            Dilated = parsed.GetValue(Dilated),
+            ResolutionMultiplier = parsed.GetValue(ResolutionMultiplier),
+        };
+        return (ModelZoo.Get(name), options);
+    }
+
+    private static int EditDistance(string a, string b)
+    {
+        var previous = Enumerable.Range(0, b.Length + 1).ToArray();
+        for (int i = 1; i <= a.Length; i++)
+        {
+            var current = new int[b.Length + 1];
+            current[0] = i;
+            for (int j = 1; j <= b.Length; j++)
+            {
+                int substitution = previous[j - 1] + (char.ToLowerInvariant(a[i - 1]) == char.ToLowerInvariant(b[j - 1]) ? 0 : 1);
+                current[j] = Math.Min(substitution, Math.Min(previous[j] + 1, current[j - 1] + 1));
+            }
+            previous = current;
+        }
+        return previous[b.Length];
+    }
+}

@@ -1,0 +1,55 @@
+using System.CommandLine;
+using LiteVision.Cli.Commands;
+
+namespace LiteVision.Cli;
+
+/// <summary>The <c>litevision</c> command line: builds the command tree and maps failures to exit codes.</summary>
+public static class LiteVisionCli
+{
+    /// <summary>Exit code for success.</summary>
+    public const int Success = 0;
+
+    /// <summary>Exit code for a failure while doing the work (I/O, native errors).</summary>
+    public const int Failure = 1;
+
+    /// <summary>Exit code for bad input: unknown model, invalid option, unreadable file.</summary>
+    public const int UsageError = 2;
+
+    /// <summary>Parses and runs <paramref name="args"/>, writing to the given streams. Returns the exit code.</summary>
+    public static int Run(string[] args, TextWriter output, TextWriter error)
+    {
+        var root = new RootCommand("LiteVision: build, inspect, train, export and run efficient image-classification CNNs.");
+        root.Subcommands.Add(ModelsCommand.Create(output));
+        root.Subcommands.Add(SummaryCommand.Create(output));
+
+        ParseResult parsed = root.Parse(args);
+        if (parsed.Errors.Count > 0)
+        {
+            foreach (var parseError in parsed.Errors) error.WriteLine($"error: {parseError.Message}");
+            error.WriteLine("Run 'litevision --help' (or '<command> --help') for usage.");
+            return UsageError;
+        }
+        var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+        try
+        {
+            return parsed.Invoke(configuration);
+        }
+        catch (Exception exception) when (IsUsageError(exception))
+        {
+            error.WriteLine($"error: {exception.Message}");
+            return UsageError;
+        }
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or System.Runtime.InteropServices.ExternalException)
+        {
+            error.WriteLine($"error: {exception.Message}");
+            return Failure;
+        }
+    }
+
+    private static bool IsUsageError(Exception exception) =>
+        exception is ArgumentException or KeyNotFoundException or FileNotFoundException or DirectoryNotFoundException
+            or FormatException or InvalidDataException or UsageException or LiteVision.Weights.CheckpointMismatchException;
+}
+
+/// <summary>Bad user input detected by a command; reported as one line with exit code 2.</summary>
+public sealed class UsageException(string message) : Exception(message);

@@ -1,0 +1,94 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace LiteVision.Layers;
+
+/// <summary>How an inverted-residual block names its layers; decides which checkpoints it loads.</summary>
+public enum InvertedResidualLayout
+{
+    /// <summary>torchvision MobileNetV2: sequence <c>conv</c>; the projection is a bare conv (<c>conv.N</c>) and a norm (<c>conv.N+1</c>).</summary>
+    MobileNetV2,
+
+    /// <summary>torchvision MobileNetV3 and EfficientNet (MBConv): sequence <c>block</c>; the projection is a conv-norm (<c>block.N.0</c>, <c>block.N.1</c>).</summary>
+    Block,
+}
+
+/// <summary>The numbers of one inverted-residual block (after width scaling).</summary>
+/// <param name="InChannels">Block input channels.</param>
+/// <param name="ExpandedChannels">Channels of the depthwise stage; no expansion conv when equal to <paramref name="InChannels"/>.</param>
+/// <param name="OutChannels">Block output channels (linear bottleneck).</param>
+/// <param name="Kernel">Depthwise kernel size.</param>
+/// <param name="Stride">Nominal stride (1 or 2). With <paramref name="Dilation"/> &gt; 1 the depthwise conv runs at stride 1
+/// (dilation replaces down-sampling), but the block still counts as strided: it gets no residual, as in torchvision.</param>
+/// <param name="Activation">Activation of the expansion and depthwise convs.</param>
+/// <param name="Dilation">Depthwise dilation.</param>
+public sealed record InvertedResidualSpec(long InChannels, long ExpandedChannels, long OutChannels, int Kernel, int Stride,
+    Activation Activation, int Dilation = 1);
+
+/// <summary>
+/// Inverted residual with linear bottleneck (MobileNetV2, Sandler et al. 2018), optionally with
+/// squeeze-excitation (MobileNetV3) and stochastic depth (EfficientNet's MBConv): 1x1 expand → depthwise kxk →
+/// [SE] → 1x1 project without activation, plus the input when stride is 1 and the channels agree.
+/// </summary>
+public sealed class InvertedResidual : nn.Module<Tensor, Tensor>
+{
+    private readonly Sequential _body;
+    private readonly StochasticDepth? _dropPath;
+
+    /// <summary>Creates the block.</summary>
+    /// <param name="spec">Channels, kernel, stride and activation.</param>
+    /// <param name="norm">BatchNorm settings.</param>
+    /// <param name="layout">Key layout (which torchvision model's checkpoints it loads).</param>
+    /// <param name="squeezeExcitation">Optional SE block over the expanded channels.</param>
+    /// <param name="dropPath">Stochastic-depth probability on the residual branch; a <c>stochastic_depth</c> child
+    /// exists (without keys) only when this is given.</param>
+    public InvertedResidual(InvertedResidualSpec spec, BatchNormSettings norm, InvertedResidualLayout layout,
+        SqueezeExcitation? squeezeExcitation = null, double? dropPath = null)
+        : base(nameof(InvertedResidual))
+    {
+        if (spec.Stride is not (1 or 2)) throw new ArgumentOutOfRangeException(nameof(spec), spec.Stride, "Stride must be 1 or 2.");
+        Spec = spec;
+        UsesResidual = spec.Stride == 1 && spec.InChannels == spec.OutChannels;
+
+        var layers = new List<nn.Module<Tensor, Tensor>>();
+        if (spec.ExpandedChannels != spec.InChannels)
+            layers.Add(ConvNormAct.Pointwise(spec.InChannels, spec.ExpandedChannels, norm, spec.Activation));
+        int convStride = spec.Dilation > 1 ? 1 : spec.Stride;
+        layers.Add(ConvNormAct.Depthwise(spec.ExpandedChannels, spec.Kernel, convStride, norm, spec.Activation, spec.Dilation));
+        if (squeezeExcitation is not null) layers.Add(squeezeExcitation);
+        if (layout == InvertedResidualLayout.MobileNetV2)
+        {
+            layers.Add(nn.Conv2d(spec.ExpandedChannels, spec.OutChannels, 1, bias: false));
+            layers.Add(norm.Create(spec.OutChannels));
+        }
+        else
+        {
+            layers.Add(ConvNormAct.Pointwise(spec.ExpandedChannels, spec.OutChannels, norm, Activation.None));
+        }
+        _body = nn.Sequential(layers);
+        register_module(layout == InvertedResidualLayout.MobileNetV2 ? "conv" : "block", _body);
+        if (dropPath is { } probability)
+        {
+            _dropPath = new StochasticDepth(probability);
+            register_module("stochastic_depth", _dropPath);
+        }
+    }
+
+    /// <summary>The block's numbers.</summary>
+    public InvertedResidualSpec Spec { get; }
+
+    /// <summary>True when the input is added to the output.</summary>
+    public bool UsesResidual { get; }
+
+    /// <summary>The stochastic-depth probability (0 when there is none).</summary>
+    public double DropPathProbability => _dropPath?.Probability ?? 0;
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input)
+    {
+        Tensor output = _body.call(input);
+        if (!UsesResidual) return output;
+        if (_dropPath is not null) output = _dropPath.call(output);
+        return output.add_(input);
+    }
+}

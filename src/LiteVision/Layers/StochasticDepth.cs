@@ -1,0 +1,36 @@
+using static TorchSharp.torch;
+
+namespace LiteVision.Layers;
+
+/// <summary>
+/// Stochastic depth / drop path (Huang et al., 2016), "row" mode: in training each sample's residual branch
+/// is zeroed with probability <see cref="Probability"/> and survivors are scaled by <c>1 / (1 − p)</c>, so the
+/// expectation is unchanged. In evaluation it is the identity. No parameters.
+/// </summary>
+public sealed class StochasticDepth : nn.Module<Tensor, Tensor>
+{
+    /// <summary>Creates the layer.</summary>
+    /// <param name="probability">Drop probability in [0, 1].</param>
+    public StochasticDepth(double probability) : base(nameof(StochasticDepth))
+    {
+        if (probability is < 0 or > 1 || double.IsNaN(probability))
+            throw new ArgumentOutOfRangeException(nameof(probability), probability, "Drop probability must be in [0, 1].");
+        Probability = probability;
+    }
+
+    /// <summary>The probability of dropping a sample's branch in training.</summary>
+    public double Probability { get; }
+
+    /// <inheritdoc />
+    public override Tensor forward(Tensor input)
+    {
+        if (!training || Probability == 0) return input.alias();
+        double survival = 1 - Probability;
+        var maskShape = new long[input.dim()];
+        Array.Fill(maskShape, 1L);
+        maskShape[0] = input.shape[0];
+        Tensor mask = empty(maskShape, input.dtype, input.device).bernoulli_(survival);
+        if (survival > 0) mask.div_(survival);
+        return input * mask;
+    }
+}

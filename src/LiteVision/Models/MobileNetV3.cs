@@ -1,0 +1,113 @@
+using LiteVision.Layers;
+using LiteVision.Registry;
+using static TorchSharp.torch;
+
+namespace LiteVision.Models;
+
+/// <summary>
+/// MobileNetV3 Large and Small (Howard et al., 2019): inverted residuals with SE (hard-sigmoid gate) and
+/// h-swish in the deeper layers, TensorFlow BatchNorm settings. Mirrors torchvision/models/mobilenetv3.py (v0.14):
+/// keys <c>features.N.block.M.*</c> (SE: <c>block.M.fc1/fc2</c>) and <c>classifier.{0,3}.*</c>.
+/// </summary>
+public static class MobileNetV3
+{
+    /// <summary>One block of Tables 1–2 (at width 1): input, kernel, expanded and output channels, SE, h-swish, stride.
+    /// <paramref name="Tail"/> marks the last stage, which <c>--reduced-tail</c> halves and <c>--dilated</c> dilates.</summary>
+    public readonly record struct Block(int InChannels, int Kernel, int Expanded, int OutChannels, bool SqueezeExcite,
+        bool Hardswish, int Stride, bool Tail = false);
+
+    /// <summary>An architecture: its blocks and the width of the penultimate linear layer.</summary>
+    public sealed record Architecture(IReadOnlyList<Block> Blocks, int LastChannels);
+
+    /// <summary>MobileNetV3-Large (Table 1 of the paper).</summary>
+    public static Architecture Large { get; } = new(
+    [
+        new(16, 3, 16, 16, false, false, 1),
+        new(16, 3, 64, 24, false, false, 2),
+        new(24, 3, 72, 24, false, false, 1),
+        new(24, 5, 72, 40, true, false, 2),
+        new(40, 5, 120, 40, true, false, 1),
+        new(40, 5, 120, 40, true, false, 1),
+        new(40, 3, 240, 80, false, true, 2),
+        new(80, 3, 200, 80, false, true, 1),
+        new(80, 3, 184, 80, false, true, 1),
+        new(80, 3, 184, 80, false, true, 1),
+        new(80, 3, 480, 112, true, true, 1),
+        new(112, 3, 672, 112, true, true, 1),
+        new(112, 5, 672, 160, true, true, 2, Tail: true),
+        new(160, 5, 960, 160, true, true, 1, Tail: true),
+        new(160, 5, 960, 160, true, true, 1, Tail: true),
+    ], 1280);
+
+    /// <summary>MobileNetV3-Small (Table 2 of the paper).</summary>
+    public static Architecture Small { get; } = new(
+    [
+        new(16, 3, 16, 16, true, false, 2),
+        new(16, 3, 72, 24, false, false, 2),
+        new(24, 3, 88, 24, false, false, 1),
+        new(24, 5, 96, 40, true, true, 2),
+        new(40, 5, 240, 40, true, true, 1),
+        new(40, 5, 240, 40, true, true, 1),
+        new(40, 5, 120, 48, true, true, 1),
+        new(48, 5, 144, 48, true, true, 1),
+        new(48, 5, 288, 96, true, true, 2, Tail: true),
+        new(96, 5, 576, 96, true, true, 1, Tail: true),
+        new(96, 5, 576, 96, true, true, 1, Tail: true),
+    ], 1024);
+
+    /// <summary>The registered variants <c>mobilenet_v3_large</c> and <c>mobilenet_v3_small</c>.</summary>
+    public static IEnumerable<ModelInfo> Variants()
+    {
+        const ModelOptionKinds options = ModelOptionKinds.WidthMultiplier | ModelOptionKinds.Dropout
+            | ModelOptionKinds.ReducedTail | ModelOptionKinds.Dilated;
+        yield return new ModelInfo("mobilenet_v3_large", "mobilenet_v3", 224,
+            "MobileNetV3-Large, SE + h-swish, NAS-found blocks", options, o => Build(Large, "MobileNetV3Large", o));
+        yield return new ModelInfo("mobilenet_v3_small", "mobilenet_v3", 224,
+            "MobileNetV3-Small, for low-resource use", options, o => Build(Small, "MobileNetV3Small", o));
+    }
+
+    /// <summary>Builds <paramref name="architecture"/> with <paramref name="options"/>.</summary>
+    public static ImageClassifier Build(Architecture architecture, string name, ModelOptions options)
+    {
+        double width = options.WidthMultiplier ?? 1.0;
+        int tailDivider = options.ReducedTail ? 2 : 1;
+        int tailDilation = options.Dilated ? 2 : 1;
+        long Scale(int channels) => MakeDivisible.Round(channels * width, 8);
+        // The tail's *input* is halved too, except for the first tail block whose input comes from the stage before.
+        int TailChannels(int channels, bool inTail) => inTail ? channels / tailDivider : channels;
+
+        BatchNormSettings norm = BatchNormSettings.TensorFlow;
+        var features = nn.Sequential();
+        long stemChannels = Scale(architecture.Blocks[0].InChannels);
+        features.append(new ConvNormAct(3, stemChannels, kernelSize: 3, stride: 2, norm: norm, activation: Activation.Hardswish));
+        bool previousInTail = false;
+        foreach (Block block in architecture.Blocks)
+        {
+            long expanded = Scale(TailChannels(block.Expanded, block.Tail && previousInTail));
+            var spec = new InvertedResidualSpec(
+                InChannels: Scale(TailChannels(block.InChannels, block.Tail && previousInTail)),
+                ExpandedChannels: expanded,
+                OutChannels: Scale(TailChannels(block.OutChannels, block.Tail)),
+                Kernel: block.Kernel,
+                Stride: block.Stride,
+                Activation: block.Hardswish ? Activation.Hardswish : Activation.ReLU,
+                Dilation: block.Tail ? tailDilation : 1);
+            SqueezeExcitation? se = block.SqueezeExcite ? SqueezeExcitation.ForMobileNetV3(expanded) : null;
+            features.append(new InvertedResidual(spec, norm, InvertedResidualLayout.Block, se));
+            previousInTail = block.Tail;
+        }
+        long lastConvIn = Scale(TailChannels(architecture.Blocks[^1].OutChannels, architecture.Blocks[^1].Tail));
+        long lastConvOut = 6 * lastConvIn;
+        features.append(ConvNormAct.Pointwise(lastConvIn, lastConvOut, norm, Activation.Hardswish));
+
+        long lastChannels = Scale(architecture.LastChannels / tailDivider);
+        var classifier = nn.Sequential(
+            nn.Linear(lastConvOut, lastChannels),
+            nn.Hardswish(),
+            nn.Dropout(options.Dropout ?? 0.2),
+            nn.Linear(lastChannels, options.NumClasses));
+        var model = new FeaturesClassifier(name, features, classifier);
+        WeightInit.Apply(model, LinearInit.Normal001);
+        return model;
+    }
+}

@@ -1,0 +1,136 @@
+using LiteVision.Models;
+using static TorchSharp.torch;
+
+namespace LiteVision.Registry;
+
+/// <summary>Options a model family accepts besides <see cref="ModelOptions.NumClasses"/>.</summary>
+[Flags]
+public enum ModelOptionKinds
+{
+    /// <summary>Only the number of classes.</summary>
+    None = 0,
+    /// <summary><see cref="ModelOptions.WidthMultiplier"/>.</summary>
+    WidthMultiplier = 1,
+    /// <summary><see cref="ModelOptions.Dropout"/>.</summary>
+    Dropout = 2,
+    /// <summary><see cref="ModelOptions.DropPath"/>.</summary>
+    DropPath = 4,
+    /// <summary><see cref="ModelOptions.RoundNearest"/>.</summary>
+    RoundNearest = 8,
+    /// <summary><see cref="ModelOptions.ReducedTail"/>.</summary>
+    ReducedTail = 16,
+    /// <summary><see cref="ModelOptions.Dilated"/>.</summary>
+    Dilated = 32,
+    /// <summary><see cref="ModelOptions.ResolutionMultiplier"/>.</summary>
+    ResolutionMultiplier = 64,
+}
+
+/// <summary>A registered model: its name, family, default input size and how to build it.</summary>
+public sealed class ModelInfo
+{
+    private readonly Func<ModelOptions, ImageClassifier> _factory;
+    private readonly Lazy<long> _parameterCount;
+
+    /// <summary>Creates an entry.</summary>
+    /// <param name="name">Registry name (torchvision's where torchvision has the model).</param>
+    /// <param name="family">Family name, e.g. <c>mobilenet_v3</c>.</param>
+    /// <param name="defaultInputSize">Square input resolution the variant was designed for.</param>
+    /// <param name="description">One line for listings.</param>
+    /// <param name="options">Options the family accepts.</param>
+    /// <param name="factory">Builds the model; receives validated options.</param>
+    public ModelInfo(string name, string family, int defaultInputSize, string description, ModelOptionKinds options,
+        Func<ModelOptions, ImageClassifier> factory)
+    {
+        Name = name;
+        Family = family;
+        DefaultInputSize = defaultInputSize;
+        Description = description;
+        SupportedOptions = options;
+        _factory = factory;
+        _parameterCount = new Lazy<long>(() => CountParameters(ModelOptions.Default));
+    }
+
+    /// <summary>Registry name.</summary>
+    public string Name { get; }
+
+    /// <summary>Family name.</summary>
+    public string Family { get; }
+
+    /// <summary>Square input resolution the variant was designed for.</summary>
+    public int DefaultInputSize { get; }
+
+    /// <summary>One-line description.</summary>
+    public string Description { get; }
+
+    /// <summary>Options the family accepts besides the number of classes.</summary>
+    public ModelOptionKinds SupportedOptions { get; }
+
+    /// <summary>Parameters with default options (1000 classes), counted without allocating weights.</summary>
+    public long ParameterCount => _parameterCount.Value;
+
+    /// <summary>The input size for <paramref name="options"/> (the resolution multiplier applied).</summary>
+    public int InputSizeFor(ModelOptions options) =>
+        (int)Math.Round(DefaultInputSize * (options.ResolutionMultiplier ?? 1.0));
+
+    /// <summary>Creates the model on the CPU with freshly initialised weights. The caller owns (disposes) it.</summary>
+    /// <exception cref="ArgumentException">An option is out of range or does not apply to this family.</exception>
+    public ImageClassifier Create(ModelOptions? options = null)
+    {
+        options ??= ModelOptions.Default;
+        Validate(options);
+        lock (ModelZoo.DeviceLock) return _factory(options);
+    }
+
+    /// <summary>Counts parameters for <paramref name="options"/> by building the model on the meta device (no memory, no init cost).</summary>
+    public long CountParameters(ModelOptions options)
+    {
+        Validate(options);
+        lock (ModelZoo.DeviceLock)
+        {
+            set_default_device(new Device(TorchSharp.DeviceType.META));
+            try
+            {
+                using ImageClassifier model = _factory(options);
+                return model.parameters().Sum(p => p.numel());
+            }
+            finally
+            {
+                set_default_device(CPU);
+            }
+        }
+    }
+
+    private void Validate(ModelOptions options)
+    {
+        if (options.NumClasses < 1)
+            throw new ArgumentException($"NumClasses must be at least 1 (got {options.NumClasses}).", nameof(options));
+        Require(ModelOptionKinds.WidthMultiplier, options.WidthMultiplier, "width multiplier", v => v is > 0 and <= 8, "in (0, 8]");
+        Require(ModelOptionKinds.Dropout, options.Dropout, "dropout", v => v is >= 0 and < 1, "in [0, 1)");
+        Require(ModelOptionKinds.DropPath, options.DropPath, "drop-path rate", v => v is >= 0 and < 1, "in [0, 1)");
+        Require(ModelOptionKinds.RoundNearest, options.RoundNearest, "round-nearest", v => v >= 1, "at least 1");
+        Require(ModelOptionKinds.ResolutionMultiplier, options.ResolutionMultiplier, "resolution multiplier", v => v is > 0 and <= 4, "in (0, 4]");
+        Require(ModelOptionKinds.ReducedTail, options.ReducedTail ? 1 : (int?)null, "reduced tail", _ => true, "");
+        Require(ModelOptionKinds.Dilated, options.Dilated ? 1 : (int?)null, "dilated", _ => true, "");
+    }
+
+    private void Require<T>(ModelOptionKinds kind, T? value, string label, Func<T, bool> valid, string range) where T : struct
+    {
+        if (value is not { } set) return;
+        if (!SupportedOptions.HasFlag(kind))
+            throw new ArgumentException($"Option '{label}' does not apply to {Name} ({Family}). It accepts: {DescribeOptions()}.");
+        if (!valid(set))
+            throw new ArgumentException($"The {label} must be {range} (got {set}).");
+    }
+
+    /// <summary>The accepted options, for messages.</summary>
+    public string DescribeOptions() =>
+        string.Join(", ", new[] { "number of classes" }.Concat(Labels.Where(l => SupportedOptions.HasFlag(l.Kind)).Select(l => l.Label)));
+
+    private static readonly (ModelOptionKinds Kind, string Label)[] Labels =
+    [
+        (ModelOptionKinds.WidthMultiplier, "width multiplier"), (ModelOptionKinds.Dropout, "dropout"),
+        (ModelOptionKinds.DropPath, "drop-path rate"), (ModelOptionKinds.RoundNearest, "round-nearest"),
+        (ModelOptionKinds.ReducedTail, "reduced tail"), (ModelOptionKinds.Dilated, "dilated"),
+        (ModelOptionKinds.ResolutionMultiplier, "resolution multiplier"),
+    ];
+}

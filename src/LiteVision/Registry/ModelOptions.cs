@@ -1,0 +1,32 @@
+namespace LiteVision.Registry;
+
+/// <summary>Options that shape a model when it is created. Unset (null) values take the variant's defaults.</summary>
+public sealed record ModelOptions
+{
+    /// <summary>Defaults: 1000 classes, every other option at the variant's own value.</summary>
+    public static ModelOptions Default { get; } = new();
+
+    /// <summary>Output classes (≥ 1).</summary>
+    public int NumClasses { get; init; } = 1000;
+
+    /// <summary>Channel width multiplier α (MobileNet, ShuffleNet sizes, EfficientNet width).</summary>
+    public double? WidthMultiplier { get; init; }
+
+    /// <summary>Dropout before the last linear layer, in [0, 1).</summary>
+    public double? Dropout { get; init; }
+
+    /// <summary>Stochastic-depth (drop path) rate of the last block; blocks before it get a linearly smaller rate.</summary>
+    public double? DropPath { get; init; }
+
+    /// <summary>MobileNetV2: round channels to a multiple of this (torchvision's <c>round_nearest</c>).</summary>
+    public int? RoundNearest { get; init; }
+
+    /// <summary>MobileNetV3: halve the channels of the last stage and head (for detection/segmentation backbones).</summary>
+    public bool ReducedTail { get; init; }
+
+    /// <summary>MobileNetV3: dilate the last stage instead of striding it (output stride 16).</summary>
+    public bool Dilated { get; init; }
+
+    /// <summary>MobileNetV1: resolution multiplier ρ, scaling the default input size (224 → 192, 160, 128).</summary>
+    public double? ResolutionMultiplier { get; init; }
+}

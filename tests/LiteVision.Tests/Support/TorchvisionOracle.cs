@@ -1,0 +1,66 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+
+namespace LiteVision.Tests.Support;
+
+/// <summary>What torchvision says about one model configuration.</summary>
+internal sealed record TorchvisionModel(long Parameters, IReadOnlyDictionary<string, long[]> State);
+
+/// <summary>
+/// Asks Debian's python3-torchvision (torch 1.13.1 / torchvision 0.14.1) through tools/oracle/torchvision_oracle.py.
+/// Answers are generated at test time, never stored, so they cannot drift from the reference.
+/// </summary>
+internal static class TorchvisionOracle
+{
+    private const string Python = "/usr/bin/python3";
+    private static readonly ConcurrentDictionary<string, TorchvisionModel> Cache = new();
+
+    /// <summary>Parameter count and state_dict shapes of <c>torchvision.models.{builder}(**kwargs)</c>.</summary>
+    public static TorchvisionModel Describe(string builder, object? kwargs = null)
+    {
+        string kwargsJson = JsonSerializer.Serialize(kwargs ?? new { });
+        return Cache.GetOrAdd(builder + kwargsJson, _ =>
+        {
+            var request = new JsonObject
+            {
+                ["op"] = "describe",
+                ["models"] = new JsonArray(new JsonObject { ["id"] = "m", ["builder"] = builder, ["kwargs"] = JsonNode.Parse(kwargsJson) }),
+            };
+            JsonNode answer = Run(request)["m"]!;
+            var state = answer["state"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.AsArray().Select(d => d!.GetValue<long>()).ToArray());
+            return new TorchvisionModel(answer["params"]!.GetValue<long>(), state);
+        });
+    }
+
+    /// <summary>Writes seeded weights, an input batch and torchvision's eval-mode logits as safetensors into <paramref name="directory"/>.</summary>
+    public static void WriteReference(string builder, object? kwargs, int inputSize, string directory, int batch = 2, int seed = 0)
+    {
+        var request = new JsonObject
+        {
+            ["op"] = "reference", ["builder"] = builder, ["kwargs"] = JsonNode.Parse(JsonSerializer.Serialize(kwargs ?? new { })),
+            ["input_size"] = inputSize, ["batch"] = batch, ["seed"] = seed, ["out"] = directory,
+        };
+        Run(request);
+    }
+
+    private static JsonNode Run(JsonObject request)
+    {
+        if (!File.Exists(Python))
+            throw new InvalidOperationException($"{Python} not found: install the reference with 'apt-get install -y python3-torchvision' (.ci/run does).");
+        var start = new ProcessStartInfo(Python, Repository.PathOf("tools", "oracle", "torchvision_oracle.py"))
+        {
+            RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        using Process process = Process.Start(start)!;
+        process.StandardInput.Write(request.ToJsonString());
+        process.StandardInput.Close();
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        if (process.ExitCode != 0)
+            throw new InvalidOperationException($"torchvision oracle failed ({process.ExitCode}): {stderr.Result}");
+        return JsonNode.Parse(stdout)!;
+    }
+}
