@@ -24,10 +24,12 @@ internal sealed class ModelOptionsBinder
 
     public Option<double?> ResolutionMultiplier { get; } = new("--resolution-mult") { Description = "MobileNetV1: resolution multiplier ρ (0.857 → 192, 0.714 → 160, 0.571 → 128)." };
 
+    public Option<bool> SmallInput { get; } = new("--small-input") { Description = "Small-input (CIFAR-style, 28–32 px) variant: stride-1 stem, fewer early down-samplings." };
+
     public void AddTo(Command command)
     {
         command.Arguments.Add(Model);
-        foreach (Option option in new Option[] { NumClasses, WidthMultiplier, Dropout, DropPath, RoundNearest, ReducedTail, Dilated, ResolutionMultiplier })
+        foreach (Option option in new Option[] { NumClasses, WidthMultiplier, Dropout, DropPath, RoundNearest, ReducedTail, Dilated, ResolutionMultiplier, SmallInput })
             command.Options.Add(option);
     }
 
@@ -51,6 +53,7 @@ internal sealed class ModelOptionsBinder
             ReducedTail = parsed.GetValue(ReducedTail),
             Dilated = parsed.GetValue(Dilated),
             ResolutionMultiplier = parsed.GetValue(ResolutionMultiplier),
+            SmallInput = parsed.GetValue(SmallInput),
         };
         return (ModelZoo.Get(name), options);
     }

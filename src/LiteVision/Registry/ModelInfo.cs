@@ -23,6 +23,8 @@ public enum ModelOptionKinds
     Dilated = 32,
     /// <summary><see cref="ModelOptions.ResolutionMultiplier"/>.</summary>
     ResolutionMultiplier = 64,
+    /// <summary><see cref="ModelOptions.SmallInput"/>.</summary>
+    SmallInput = 128,
 }
 
 /// <summary>A registered model: its name, family, default input size and how to build it.</summary>
@@ -111,6 +113,7 @@ public sealed class ModelInfo
         Require(ModelOptionKinds.ResolutionMultiplier, options.ResolutionMultiplier, "resolution multiplier", v => v is > 0 and <= 4, "in (0, 4]");
         Require(ModelOptionKinds.ReducedTail, options.ReducedTail ? 1 : (int?)null, "reduced tail", _ => true, "");
         Require(ModelOptionKinds.Dilated, options.Dilated ? 1 : (int?)null, "dilated", _ => true, "");
+        Require(ModelOptionKinds.SmallInput, options.SmallInput ? 1 : (int?)null, "small input", _ => true, "");
     }
 
     private void Require<T>(ModelOptionKinds kind, T? value, string label, Func<T, bool> valid, string range) where T : struct
@@ -131,6 +134,6 @@ public sealed class ModelInfo
         (ModelOptionKinds.WidthMultiplier, "width multiplier"), (ModelOptionKinds.Dropout, "dropout"),
         (ModelOptionKinds.DropPath, "drop-path rate"), (ModelOptionKinds.RoundNearest, "round-nearest"),
         (ModelOptionKinds.ReducedTail, "reduced tail"), (ModelOptionKinds.Dilated, "dilated"),
-        (ModelOptionKinds.ResolutionMultiplier, "resolution multiplier"),
+        (ModelOptionKinds.ResolutionMultiplier, "resolution multiplier"), (ModelOptionKinds.SmallInput, "small input"),
     ];
 }

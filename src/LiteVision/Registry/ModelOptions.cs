@@ -27,6 +27,12 @@ public sealed record ModelOptions
     /// <summary>MobileNetV3: dilate the last stage instead of striding it (output stride 16).</summary>
     public bool Dilated { get; init; }
 
+    /// <summary>
+    /// Small-input (CIFAR-style) variant for 28–32 px images: a stride-1 stem and fewer early down-samplings, so the
+    /// feature map is not 1x1 before the last stage. Each family documents which strides change.
+    /// </summary>
+    public bool SmallInput { get; init; }
+
     /// <summary>MobileNetV1: resolution multiplier ρ, scaling the default input size (224 → 192, 160, 128).</summary>
     public double? ResolutionMultiplier { get; init; }
 }
