@@ -70,9 +70,13 @@ public sealed class ModelInfo
     /// <summary>Parameters with default options (1000 classes), counted without allocating weights.</summary>
     public long ParameterCount => _parameterCount.Value;
 
-    /// <summary>The input size for <paramref name="options"/> (the resolution multiplier applied).</summary>
+    /// <summary>The input size small-input (CIFAR-style) variants are designed for (docs/small-input.md).</summary>
+    public const int SmallInputSize = 32;
+
+    /// <summary>The input size for <paramref name="options"/>: <see cref="SmallInputSize"/> for small-input variants,
+    /// otherwise the default with the resolution multiplier applied.</summary>
     public int InputSizeFor(ModelOptions options) =>
-        (int)Math.Round(DefaultInputSize * (options.ResolutionMultiplier ?? 1.0));
+        options.SmallInput ? SmallInputSize : (int)Math.Round(DefaultInputSize * (options.ResolutionMultiplier ?? 1.0));
 
     /// <summary>Creates the model on the CPU with freshly initialised weights. The caller owns (disposes) it.</summary>
     /// <exception cref="ArgumentException">An option is out of range or does not apply to this family.</exception>
