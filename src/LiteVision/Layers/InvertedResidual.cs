@@ -24,12 +24,12 @@ public enum InvertedResidualLayout
 /// <param name="Dilation">Depthwise dilation.</param>
 /// <param name="ConvStride">The depthwise conv's stride when it differs from the nominal <paramref name="Stride"/>
 /// (small-input variants run a nominally strided block at stride 1; like a dilated block it keeps the nominal stride
-/// for the residual rule, so it gets no new shortcut). Default: <paramref name="Stride"/>, or 1 when dilated.</param>
+/// for the residual rule, so it gets no new shortcut). Default: <paramref name="Stride"/>. A dilated conv always runs at 1.</param>
 public sealed record InvertedResidualSpec(long InChannels, long ExpandedChannels, long OutChannels, int Kernel, int Stride,
     Activation Activation, int Dilation = 1, int? ConvStride = null)
 {
     /// <summary>The stride the depthwise conv actually runs at.</summary>
-    public int EffectiveStride => ConvStride ?? (Dilation > 1 ? 1 : Stride);
+    public int EffectiveStride => Dilation > 1 ? 1 : ConvStride ?? Stride;
 }
 
 /// <summary>

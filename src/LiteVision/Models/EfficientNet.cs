@@ -82,25 +82,23 @@ public static class EfficientNet
         long Channels(int channels) => MakeDivisible.Round(channels * width, 8);
         int Repeats(int repeats) => (int)Math.Ceiling(repeats * scaling.Depth);
 
+        var strides = new SmallInputStrides(options);
         var features = nn.Sequential();
-        features.append(new ConvNormAct(3, Channels(StemChannels), kernelSize: 3, stride: options.SmallInput ? 1 : 2, norm: norm,
+        features.append(new ConvNormAct(3, Channels(StemChannels), kernelSize: 3, stride: strides.Stem(), norm: norm,
             activation: Activation.SiLU));
         int blockCount = B0.Sum(s => Repeats(s.Repeats));
         int blockIndex = 0;
-        bool unstrided = !options.SmallInput;   // small input: the first strided stage still has to run at stride 1
         foreach (Stage stage in B0)
         {
             var blocks = nn.Sequential();
             long outChannels = Channels(stage.OutChannels);
-            // It keeps its nominal stride for the residual rule, so no shortcut appears.
-            int? convStride = null;
-            if (!unstrided && stage.Stride == 2) (convStride, unstrided) = (1, true);
             for (int i = 0; i < Repeats(stage.Repeats); i++)
             {
                 long inChannels = i == 0 ? Channels(stage.InChannels) : outChannels;
                 long expanded = MakeDivisible.Round(inChannels * (double)stage.Expansion, 8);
-                var spec = new InvertedResidualSpec(inChannels, expanded, outChannels, stage.Kernel, i == 0 ? stage.Stride : 1,
-                    Activation.SiLU, ConvStride: i == 0 ? convStride : null);
+                int stride = i == 0 ? stage.Stride : 1;
+                var spec = new InvertedResidualSpec(inChannels, expanded, outChannels, stage.Kernel, stride, Activation.SiLU,
+                    ConvStride: strides.Block(stride));
                 blocks.append(new InvertedResidual(spec, norm, InvertedResidualLayout.Block,
                     SqueezeExcitation.ForEfficientNet(expanded, inChannels), StochasticDepth.LinearRate(dropPath, blockIndex++, blockCount)));
             }

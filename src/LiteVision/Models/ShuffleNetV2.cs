@@ -74,15 +74,16 @@ public static class ShuffleNetV2
         public Network(Size size, ModelOptions options) : base("ShuffleNetV2")
         {
             BatchNormSettings norm = BatchNormSettings.PyTorch;
-            conv1 = new ConvNormAct(3, size.Stem, kernelSize: 3, stride: options.SmallInput ? 1 : 2, norm: norm);
-            maxpool = options.SmallInput ? nn.Identity() : nn.MaxPool2d(kernel_size: 3, stride: 2, padding: 1);
+            var strides = new SmallInputStrides(options, hasEarlyMaxPool: true);
+            conv1 = new ConvNormAct(3, size.Stem, kernelSize: 3, stride: strides.Stem(), norm: norm);
+            maxpool = strides.KeepsMaxPool ? nn.MaxPool2d(kernel_size: 3, stride: 2, padding: 1) : nn.Identity();
             var stages = new Sequential[3];
             long channels = size.Stem;
             for (int s = 0; s < stages.Length; s++)
             {
                 stages[s] = nn.Sequential();
                 for (int i = 0; i < StageRepeats[s]; i++)
-                    stages[s].append(new ShuffleUnit(i == 0 ? channels : size.Stages[s], size.Stages[s], i == 0 ? 2 : 1, norm));
+                    stages[s].append(new ShuffleUnit(i == 0 ? channels : size.Stages[s], size.Stages[s], strides.Block(i == 0 ? 2 : 1), norm));
                 channels = size.Stages[s];
             }
             (stage2, stage3, stage4) = (stages[0], stages[1], stages[2]);

@@ -88,7 +88,14 @@ public sealed class ModelInfo
     }
 
     /// <summary>Counts parameters for <paramref name="options"/> by building the model on the meta device (no memory, no init cost).</summary>
-    public long CountParameters(ModelOptions options)
+    public long CountParameters(ModelOptions options) => OnMeta(options, model => model.parameters().Sum(p => p.numel()));
+
+    /// <summary>The state_dict keys and tensor shapes for <paramref name="options"/>, from a model built on the meta device
+    /// (EfficientNet-B7's schema without allocating its 66 M parameters).</summary>
+    public IReadOnlyDictionary<string, long[]> StateShapes(ModelOptions options) =>
+        OnMeta(options, model => (IReadOnlyDictionary<string, long[]>)model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape));
+
+    private T OnMeta<T>(ModelOptions options, Func<ImageClassifier, T> inspect)
     {
         Validate(options);
         lock (ModelZoo.DeviceLock)
@@ -97,7 +104,7 @@ public sealed class ModelInfo
             try
             {
                 using ImageClassifier model = _factory(options);
-                return model.parameters().Sum(p => p.numel());
+                return inspect(model);
             }
             finally
             {
