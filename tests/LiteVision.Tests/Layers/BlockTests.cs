@@ -64,6 +64,17 @@ public sealed class BlockTests
     }
 
     [Fact]
+    public void InvertedResidual_WithConvStride1_KeepsTheResolution_ButGetsNoShortcut()
+    {
+        using var scope = NewDisposeScope();
+        var spec = new InvertedResidualSpec(16, 16, 16, 3, 2, Activation.ReLU, ConvStride: 1);
+        using var block = new InvertedResidual(spec, BatchNormSettings.PyTorch, InvertedResidualLayout.Block, SqueezeExcitation.ForMobileNetV3(16));
+        Assert.False(block.UsesResidual);   // the nominal stride decides, as for dilated blocks
+        Assert.Equal(new long[] { 1, 16, 8, 8 }, block.call(randn(1, 16, 8, 8)).shape);
+        Assert.Equal(1, (spec with { ConvStride = 2, Dilation = 2 }).EffectiveStride);   // a dilated conv never strides
+    }
+
+    [Fact]
     public void InvertedResidual_RejectsStride3() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new InvertedResidual(new InvertedResidualSpec(4, 4, 4, 3, 3, Activation.ReLU),
             BatchNormSettings.PyTorch, InvertedResidualLayout.Block));
