@@ -53,6 +53,11 @@ public sealed class TorchvisionParityTests
             cases.Add(new Case("efficientnet_b3", new() { WidthMultiplier = 0.5, Dropout = 0.1, DropPath = 0.3 }, "efficientnet_scaled",
                 new { width_mult = 0.6, depth_mult = 1.4, dropout = 0.1, stochastic_depth_prob = 0.3 }));
             cases.Add(new Case("efficientnet_b0", Small, "efficientnet_b0", new { }, EfficientNetSmall));
+            foreach (string v2 in new[] { "efficientnet_v2_s", "efficientnet_v2_m", "efficientnet_v2_l" })
+            {
+                cases.Add(new Case(v2, new(), v2, new { }));
+                cases.Add(new Case(v2, new() { NumClasses = 10 }, v2, new { num_classes = 10 }));
+            }
             return cases;
         }
     }
@@ -125,6 +130,9 @@ public sealed class TorchvisionParityTests
         // Small-input variants at 32x32 against torchvision's network with the documented strides changed.
         new Case("shufflenet_v2_x1_0", Small, "shufflenet_v2_x1_0", new { }, ShuffleNetSmall, 32),
         new Case("efficientnet_b0", Small, "efficientnet_b0", new { }, EfficientNetSmall, 32),
+        // V2: fused MBConvs and eps 1e-3; small input unstrides the first fused stage's kxk conv.
+        new Case("efficientnet_v2_s", new() { NumClasses = 10 }, "efficientnet_v2_s", new { num_classes = 10 }, InputSize: 64),
+        new Case("efficientnet_v2_s", Small, "efficientnet_v2_s", new { }, new(["features.0.0", "features.2.0.block.0.0"]), 32),
         new Case("mobilenet_v2", Small, "mobilenet_v2", new { }, new(["features.0.0", "features.2.conv.1.0"]), 32),
         new Case("mobilenet_v3_large", Small, "mobilenet_v3_large", new { }, new(["features.0.0", "features.2.block.1.0"]), 32),
         // The 16 → 16 first block of V3-Small runs at stride 1 but, like torchvision's strided block, has no shortcut.
