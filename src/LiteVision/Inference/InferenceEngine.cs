@@ -86,7 +86,11 @@ public sealed class OnnxEngine : IInferenceEngine
         Input = ReadInputSpec(Metadata, inputShape);
         Labels = Metadata.TryGetValue(OnnxMetadataKeys.Labels, out string? labels) ? JsonSerializer.Deserialize<string[]>(labels) : null;
         ModelName = Metadata.TryGetValue(OnnxMetadataKeys.ModelName, out string? name) ? name : Path.GetFileNameWithoutExtension(source);
+        Macs = Metadata.TryGetValue(OnnxMetadataKeys.Macs, out string? macs) ? long.Parse(macs, System.Globalization.CultureInfo.InvariantCulture) : null;
     }
+
+    /// <summary>Multiply-accumulates of one image, from the metadata (null when the file does not say).</summary>
+    public long? Macs { get; }
 
     /// <inheritdoc />
     public InferenceBackend Backend => InferenceBackend.Onnx;

@@ -12,61 +12,27 @@ public sealed class OnnxExportTests
 {
     private const int Size = 64;
 
-    /// <summary>A model with random BatchNorm statistics, so folding is really exercised.</summary>
-    internal static ImageClassifier RandomModel(string name, ModelOptions? options = null, int seed = 0)
-    {
-        manual_seed(seed);
-        ImageClassifier model = ModelZoo.Create(name, options ?? new ModelOptions { NumClasses = 10 });
-        using (no_grad())
-        {
-            foreach (BatchNorm2d norm in model.modules().OfType<BatchNorm2d>())
-            {
-                norm.running_mean!.uniform_(-0.5, 0.5);
-                norm.running_var!.uniform_(0.5, 1.5);
-                norm.weight!.uniform_(0.5, 1.5);
-                norm.bias!.uniform_(-0.2, 0.2);
-            }
-        }
-        model.eval();
-        return model;
-    }
-
-    internal static float[] RandomImages(int batch, int size, int seed = 1)
-    {
-        var random = new Random(seed);
-        return Enumerable.Range(0, batch * 3 * size * size).Select(_ => (float)(random.NextDouble() * 4 - 2)).ToArray();
-    }
-
-    internal static void AssertClose(float[] expected, float[] actual, double tolerance)
-    {
-        Assert.Equal(expected.Length, actual.Length);
-        double scale = expected.Max(v => Math.Abs(v));
-        Assert.True(scale > 100 * tolerance, $"logits too small ({scale:g3}) for a meaningful comparison");
-        double worst = expected.Zip(actual, (e, a) => Math.Abs(e - a)).Max();
-        Assert.True(worst <= tolerance, $"max |ORT − libtorch| = {worst:g3} > {tolerance:g3}");
-    }
-
     public static TheoryData<string> AllModels => new(ModelZoo.Names);
 
     [Theory, MemberData(nameof(AllModels))]
     public void EveryModel_Exports_PassesChecker_AndOrtEqualsLibtorch(string name)
     {
-        using ImageClassifier model = RandomModel(name);
+        using ImageClassifier model = OnnxTestModels.Random(name);
         using var directory = new TempDirectory();
         string path = directory.File(name + ".onnx");
         OnnxExporter.Export(model, new OnnxExportOptions { ModelName = name, Input = InputSpec.ImageNet(Size) }, path);
         OnnxChecker.Check(path);
 
-        float[] images = RandomImages(2, Size);
+        float[] images = OnnxTestModels.Images(2, Size);
         using var torchEngine = new TorchEngine(model, ownsModel: false);
         using var onnxEngine = new OnnxEngine(path);
-        AssertClose(torchEngine.Run(images, 2, Size), onnxEngine.Run(images, 2, Size), 1e-4);
+        OnnxTestModels.AssertClose(torchEngine.Run(images, 2, Size), onnxEngine.Run(images, 2, Size), 1e-4);
     }
 
     [Fact]
     public void Initializers_AreNamedAfterStateDictKeys_AndBatchNormIsFolded()
     {
-        using ImageClassifier model = RandomModel("mobilenet_v2");
+        using ImageClassifier model = OnnxTestModels.Random("mobilenet_v2");
         OnnxModel onnx = OnnxExporter.Export(model, new OnnxExportOptions { Input = InputSpec.ImageNet(Size) });
         var keys = model.state_dict().Keys.ToHashSet();
         var weights = onnx.Graph.Initializers.Where(t => !t.Name.StartsWith("const_", StringComparison.Ordinal)).ToList();
@@ -82,14 +48,14 @@ public sealed class OnnxExportTests
     [Fact]
     public void UnfoldedBatchNorm_ExportsAsBatchNormalization_WithSameOutput()
     {
-        using ImageClassifier model = RandomModel("mobilenet_v1_025");
+        using ImageClassifier model = OnnxTestModels.Random("mobilenet_v1_025");
         var options = new OnnxExportOptions { Input = InputSpec.ImageNet(Size), FoldBatchNorm = false };
         OnnxModel onnx = OnnxExporter.Export(model, options);
         Assert.Contains(onnx.Graph.Nodes, n => n.OpType == "BatchNormalization");
-        float[] images = RandomImages(1, Size);
+        float[] images = OnnxTestModels.Images(1, Size);
         using var torchEngine = new TorchEngine(model, ownsModel: false);
         using var onnxEngine = new OnnxEngine(onnx.ToByteArray());
-        AssertClose(torchEngine.Run(images, 1, Size), onnxEngine.Run(images, 1, Size), 1e-4);
+        OnnxTestModels.AssertClose(torchEngine.Run(images, 1, Size), onnxEngine.Run(images, 1, Size), 1e-4);
     }
 
     [Theory]
@@ -100,16 +66,16 @@ public sealed class OnnxExportTests
     [InlineData(17)]
     public void EveryOpset_13To17_PassesChecker_AndMatches(int opset)
     {
-        using ImageClassifier model = RandomModel("mobilenet_v3_small");
+        using ImageClassifier model = OnnxTestModels.Random("mobilenet_v3_small");
         using var directory = new TempDirectory();
         string path = directory.File("m.onnx");
         OnnxModel onnx = OnnxExporter.Export(model, new OnnxExportOptions { Opset = opset, Input = InputSpec.ImageNet(Size) }, path);
         Assert.Equal(opset >= 14, onnx.Graph.Nodes.Any(n => n.OpType == "HardSwish"));
         Assert.Contains($" {opset} ", OnnxChecker.Check(path));
-        float[] images = RandomImages(1, Size);
+        float[] images = OnnxTestModels.Images(1, Size);
         using var torchEngine = new TorchEngine(model, ownsModel: false);
         using var onnxEngine = new OnnxEngine(path);
-        AssertClose(torchEngine.Run(images, 1, Size), onnxEngine.Run(images, 1, Size), 1e-4);
+        OnnxTestModels.AssertClose(torchEngine.Run(images, 1, Size), onnxEngine.Run(images, 1, Size), 1e-4);
     }
 
     [Theory]
@@ -125,22 +91,22 @@ public sealed class OnnxExportTests
     [Fact]
     public void BatchAxis_IsDynamic()
     {
-        using ImageClassifier model = RandomModel("mobilenet_v3_small");
+        using ImageClassifier model = OnnxTestModels.Random("mobilenet_v3_small");
         using var onnxEngine = new OnnxEngine(OnnxExporter.Export(model, new OnnxExportOptions { Input = InputSpec.ImageNet(Size) }).ToByteArray());
         using var torchEngine = new TorchEngine(model, ownsModel: false);
         foreach (int batch in new[] { 1, 3 })
         {
-            float[] images = RandomImages(batch, Size, seed: batch);
+            float[] images = OnnxTestModels.Images(batch, Size, seed: batch);
             float[] logits = onnxEngine.Run(images, batch, Size);
             Assert.Equal(batch * 10, logits.Length);
-            AssertClose(torchEngine.Run(images, batch, Size), logits, 1e-4);
+            OnnxTestModels.AssertClose(torchEngine.Run(images, batch, Size), logits, 1e-4);
         }
     }
 
     [Fact]
     public void Metadata_CarriesNameSizeNormalisationAndLabels()
     {
-        using ImageClassifier model = RandomModel("mobilenet_v3_small", new ModelOptions { NumClasses = 3 });
+        using ImageClassifier model = OnnxTestModels.Random("mobilenet_v3_small", new ModelOptions { NumClasses = 3 });
         var input = new InputSpec(Size, [0.5f, 0.25f, 0.125f], [0.2f, 0.3f, 0.4f]);
         string[] labels = ["cat", "dog", "zebra, plains"];
         OnnxModel onnx = OnnxExporter.Export(model, new OnnxExportOptions { ModelName = "mobilenet_v3_small", Input = input, Labels = labels });
@@ -182,8 +148,8 @@ public sealed class OnnxExportTests
         model.eval();
         using var onnxEngine = new OnnxEngine(OnnxExporter.Export(model, new OnnxExportOptions { Input = InputSpec.ImageNet(32) }).ToByteArray());
         using var torchEngine = new TorchEngine(model, ownsModel: false);
-        float[] images = RandomImages(2, 32);
-        AssertClose(torchEngine.Run(images, 2, 32), onnxEngine.Run(images, 2, 32), 1e-5);
+        float[] images = OnnxTestModels.Images(2, 32);
+        OnnxTestModels.AssertClose(torchEngine.Run(images, 2, 32), onnxEngine.Run(images, 2, 32), 1e-5);
     }
 
     private sealed class Doubler() : nn.Module<Tensor, Tensor>(nameof(Doubler))

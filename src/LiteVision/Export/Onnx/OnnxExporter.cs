@@ -49,6 +49,8 @@ public static class OnnxMetadataKeys
     public const string NumClasses = "litevision.num_classes";
     /// <summary>Class labels as a JSON array of strings.</summary>
     public const string Labels = "litevision.labels";
+    /// <summary>Multiply-accumulates of one image at the input size (<see cref="Analysis.ModelSummary.Macs"/>).</summary>
+    public const string Macs = "litevision.macs";
     /// <summary>"int8-qdq" for a quantized graph.</summary>
     public const string Quantization = "litevision.quantization";
 }
@@ -108,6 +110,8 @@ public static class OnnxExporter
         onnx.Metadata[OnnxMetadataKeys.Mean] = InputSpec.FormatVector(options.Input.Mean);
         onnx.Metadata[OnnxMetadataKeys.Std] = InputSpec.FormatVector(options.Input.Std);
         onnx.Metadata[OnnxMetadataKeys.NumClasses] = model.NumClasses.ToString(CultureInfo.InvariantCulture);
+        long macs = Analysis.ModelSummary.Compute(model, options.ModelName, options.Input.Size).Macs;
+        onnx.Metadata[OnnxMetadataKeys.Macs] = macs.ToString(CultureInfo.InvariantCulture);
         if (options.Labels is not null) onnx.Metadata[OnnxMetadataKeys.Labels] = JsonSerializer.Serialize(options.Labels);
         return onnx;
     }
