@@ -39,6 +39,9 @@ public sealed record OnnxSessionSettings
 
     /// <summary>Graph optimisation level (default: all, including layout transformations).</summary>
     public GraphOptimizationLevel Optimization { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
+
+    /// <summary>When set, ONNX Runtime writes the graph it actually runs (after fusions) to this file, for inspection.</summary>
+    public string? OptimizedModelPath { get; init; }
 }
 
 /// <summary>An exported model on ONNX Runtime, with the preprocessing and labels read from its metadata.</summary>
@@ -69,6 +72,7 @@ public sealed class OnnxEngine : IInferenceEngine
             IntraOpNumThreads = settings.Threads,
             InterOpNumThreads = 1,
         };
+        if (settings.OptimizedModelPath is { } optimizedPath) options.OptimizedModelFilePath = optimizedPath;
         try
         {
             _session = new InferenceSession(model, options);

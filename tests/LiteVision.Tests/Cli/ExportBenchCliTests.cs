@@ -87,9 +87,34 @@ public sealed class ExportBenchCliTests
         Assert.False(File.Exists(directory.File("m.onnx")));
     }
 
+    [Fact]
+    public void Export_Int8_WithCalibrationFile_WritesAQuantizedCheckedFile()
+    {
+        using var directory = new TempDirectory();
+        string calibration = directory.File("calibration.safetensors");
+        TorchSharp.torch.manual_seed(0);
+        using (var images = TorchSharp.torch.randn(6, 3, 32, 32))
+            LiteVision.Weights.Safetensors.Write(calibration, new Dictionary<string, TorchSharp.torch.Tensor> { ["images"] = images });
+        string path = directory.File("q.onnx");
+        var (code, output, error) = Run("export", "mobilenet_v2", "--num-classes", "10", "--input-size", "32", "--int8", "--calibration", calibration, "--out", path);
+        Assert.True(code == 0, error);
+        Assert.Contains("INT8", output);
+        Assert.Contains("calibrated on 6 images", output);
+        OnnxChecker.Check(path);
+        using var engine = new OnnxEngine(path);
+        Assert.Equal("int8-qdq", engine.Metadata[LiteVision.Export.Onnx.OnnxMetadataKeys.Quantization]);
+        Assert.Equal(10, engine.Run(OnnxTestModels.Images(1, 32), 1, 32).Length);
+
+        // Wrong size of calibration images, and --int8 without calibration: usage errors.
+        Assert.Equal(LiteVisionCli.UsageError, Run("export", "mobilenet_v2", "--input-size", "64", "--int8", "--calibration", calibration, "--out", path).Code);
+        Assert.Equal(LiteVisionCli.UsageError, Run("export", "mobilenet_v2", "--int8", "--out", path).Code);
+        Assert.Equal(LiteVisionCli.UsageError, Run("export", "mobilenet_v2", "--calibration", calibration, "--out", path).Code);
+    }
+
     [Theory]
     [InlineData("torch")]
     [InlineData("onnx")]
+    [InlineData("onnx-int8")]
     public void Bench_Json_ReportsEveryBatchWithThroughputAndMacs(string backend)
     {
         var (code, output, error) = Run("bench", "mobilenet_v3_small", "--num-classes", "10", "--input-size", "64", "--backend", backend,

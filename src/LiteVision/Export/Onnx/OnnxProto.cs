@@ -214,8 +214,8 @@ public sealed record OnnxNode(string OpType, IReadOnlyList<string> Inputs, IRead
 /// <summary>A graph input or output: name, element type and shape (a dimension is a number or a symbolic name).</summary>
 /// <param name="Name">Value name.</param>
 /// <param name="ElementType">Element type.</param>
-/// <param name="Shape">Each dimension: a <see cref="long"/> or a <see cref="string"/> (dynamic axis).</param>
-public sealed record OnnxValueInfo(string Name, OnnxDataType ElementType, IReadOnlyList<object> Shape)
+/// <param name="Shape">Each dimension: a <see cref="long"/> or a <see cref="string"/> (dynamic axis); null when unknown.</param>
+public sealed record OnnxValueInfo(string Name, OnnxDataType ElementType, IReadOnlyList<object>? Shape)
 {
     internal void WriteTo(CodedOutputStream output)
     {
@@ -225,6 +225,7 @@ public sealed record OnnxValueInfo(string Name, OnnxDataType ElementType, IReadO
             {
                 tensor.WriteTag(1, WireFormat.WireType.Varint);
                 tensor.WriteInt32((int)ElementType);
+                if (Shape is null) return;
                 Proto.WriteMessage(tensor, 2, shape =>            // TensorShapeProto
                 {
                     foreach (object dim in Shape)
