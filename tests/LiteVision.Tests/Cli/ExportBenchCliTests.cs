@@ -8,13 +8,7 @@ namespace LiteVision.Tests.Cli;
 
 public sealed class ExportBenchCliTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = LiteVisionCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => CliTests.Run(args);
 
     [Fact]
     public void Export_WritesACheckedFileWithMetadata()
