@@ -1,5 +1,3 @@
-using System.Diagnostics;
-
 namespace LiteVision.Analysis;
 
 /// <summary>Wall-clock statistics of repeated runs, in milliseconds.</summary>
@@ -9,32 +7,16 @@ namespace LiteVision.Analysis;
 /// <param name="Runs">Timed runs (after warm-up).</param>
 public sealed record LatencyStats(double MedianMs, double P90Ms, double MinMs, int Runs);
 
-/// <summary>Times a piece of work the way benchmarks should: warm-up runs first, then the median of timed runs.</summary>
+/// <summary>A fixed number of timed runs after a warm-up (see <see cref="Benchmark.Time"/>), summarised.</summary>
 public static class Latency
 {
-    /// <summary>Runs <paramref name="work"/> <paramref name="warmup"/> times untimed, then <paramref name="runs"/> times timed.</summary>
+    /// <summary>Runs <paramref name="work"/> <paramref name="warmup"/> times untimed, then exactly <paramref name="runs"/> times timed.</summary>
     /// <exception cref="ArgumentOutOfRangeException">No timed runs or negative warm-up.</exception>
     public static LatencyStats Measure(Action work, int warmup = 3, int runs = 10)
     {
         ArgumentOutOfRangeException.ThrowIfNegative(warmup);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(runs);
-        for (int i = 0; i < warmup; i++) work();
-        var times = new double[runs];
-        for (int i = 0; i < runs; i++)
-        {
-            long start = Stopwatch.GetTimestamp();
-            work();
-            times[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
-        Array.Sort(times);
-        return new LatencyStats(Percentile(times, 0.5), Percentile(times, 0.9), times[0], runs);
-    }
-
-    private static double Percentile(double[] sorted, double q)
-    {
-        double position = q * (sorted.Length - 1);
-        int low = (int)Math.Floor(position);
-        int high = (int)Math.Ceiling(position);
-        return sorted[low] + (sorted[high] - sorted[low]) * (position - low);
+        double[] sorted = Benchmark.Time(work, new BenchmarkSettings(warmup, runs, MinSeconds: 0, MaxIterations: runs));
+        return new LatencyStats(Benchmark.Median(sorted), Benchmark.Percentile90(sorted), sorted[0], sorted.Length);
     }
 }
