@@ -25,4 +25,30 @@ public static class TensorDType
     public static string ToSafetensors(ScalarType type) =>
         Safetensors.FirstOrDefault(kv => kv.Value.Type == type).Key
             ?? throw new NotSupportedException($"Tensors of type {type} cannot be stored in safetensors.");
+
+    // torch.save records a storage's element type as the class name of a typed storage (torch.FloatStorage, ...).
+    private static readonly Dictionary<string, (ScalarType Type, int Bytes)> TorchStorages = new(StringComparer.Ordinal)
+    {
+        ["DoubleStorage"] = (ScalarType.Float64, 8), ["FloatStorage"] = (ScalarType.Float32, 4),
+        ["HalfStorage"] = (ScalarType.Float16, 2), ["BFloat16Storage"] = (ScalarType.BFloat16, 2),
+        ["LongStorage"] = (ScalarType.Int64, 8), ["IntStorage"] = (ScalarType.Int32, 4),
+        ["ShortStorage"] = (ScalarType.Int16, 2), ["CharStorage"] = (ScalarType.Int8, 1),
+        ["ByteStorage"] = (ScalarType.Byte, 1), ["BoolStorage"] = (ScalarType.Bool, 1),
+    };
+
+    /// <summary>The storage class names (in module <c>torch</c>) that PyTorch checkpoints may reference.</summary>
+    public static IEnumerable<string> TorchStorageNames => TorchStorages.Keys;
+
+    /// <summary>The scalar type and element size of a PyTorch typed-storage class name such as <c>FloatStorage</c>.</summary>
+    /// <exception cref="InvalidDataException">Unknown name.</exception>
+    public static (ScalarType Type, int Bytes) FromTorchStorage(string name) =>
+        TorchStorages.TryGetValue(name, out var known)
+            ? known
+            : throw new InvalidDataException($"Unsupported storage type 'torch.{name}'. Supported: {string.Join(", ", TorchStorages.Keys)}.");
+
+    /// <summary>The PyTorch typed-storage class name of <paramref name="type"/> (e.g. <c>FloatStorage</c>).</summary>
+    /// <exception cref="NotSupportedException">PyTorch has no storage class for the type.</exception>
+    public static string ToTorchStorage(ScalarType type) =>
+        TorchStorages.FirstOrDefault(kv => kv.Value.Type == type).Key
+            ?? throw new NotSupportedException($"Tensors of type {type} cannot be stored in a .pth file.");
 }
