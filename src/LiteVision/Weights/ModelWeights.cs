@@ -76,8 +76,11 @@ public static class ModelWeights
             path.EndsWith(".safetensors", StringComparison.OrdinalIgnoreCase) ? CheckpointFormat.Safetensors : CheckpointFormat.PyTorchZip);
     }
 
-    /// <summary>The final classifier layer: the last Linear or Conv2d whose output count equals the model's classes.</summary>
-    internal static (string Name, long Classes)? FindHead(nn.Module model)
+    /// <summary>
+    /// The final classifier layer: for an <see cref="ImageClassifier"/>, the last Linear or Conv2d whose output count equals
+    /// its classes; for other modules, the last Linear. Null when there is none.
+    /// </summary>
+    public static (string Name, long Classes)? FindHead(nn.Module model)
     {
         long? classes = (model as ImageClassifier)?.NumClasses;
         (string Name, long Classes)? head = null;

@@ -173,11 +173,11 @@ public sealed class RestrictedUnpickler
             case 0x91: Push(new SetValue(PopMark())); break;                                          // FROZENSET
             case (byte)'p': _memo[ParseIntLine(ReadLine()) is long i ? i : throw Error("bad PUT index")] = Peek(); break; // PUT
             case (byte)'q': _memo[ReadByte()] = Peek(); break;                                        // BINPUT
-            case (byte)'r': _memo[ReadLength(4)] = Peek(); break;                                     // LONG_BINPUT
+            case (byte)'r': _memo[ReadUInt32()] = Peek(); break;                                     // LONG_BINPUT
             case 0x94: _memo[_memo.Count] = Peek(); break;                                            // MEMOIZE
             case (byte)'g': Push(Memo(ParseIntLine(ReadLine()) is long j ? j : -1)); break;          // GET
             case (byte)'h': Push(Memo(ReadByte())); break;                                            // BINGET
-            case (byte)'j': Push(Memo(ReadLength(4))); break;                                         // LONG_BINGET
+            case (byte)'j': Push(Memo(ReadUInt32())); break;                                         // LONG_BINGET
             case (byte)'c': Push(ResolveGlobal(ReadLine(), ReadLine())); break;                       // GLOBAL
             case 0x93:                                                                                // STACK_GLOBAL
             {
@@ -203,10 +203,21 @@ public sealed class RestrictedUnpickler
         }
     }
 
+    // Protocol 0-2 pickles name Python 3 modules by their Python 2 names (CPython's Lib/_compat_pickle.py); Python maps
+    // them back when loading, so messages use the Python 3 name. None of these modules is on the allow-list.
+    private static readonly Dictionary<string, string> Python2Modules = new(StringComparer.Ordinal)
+    {
+        ["__builtin__"] = "builtins", ["copy_reg"] = "copyreg", ["commands"] = "subprocess", ["cPickle"] = "pickle",
+        ["UserDict"] = "collections", ["urllib2"] = "urllib.request", ["httplib"] = "http.client", ["Queue"] = "queue",
+    };
+
     private PickleGlobal ResolveGlobal(string module, string name)
     {
+        string written = $"{module}.{name}";
+        if (Python2Modules.TryGetValue(module, out string? python3)) module = python3;
         if (!IsAllowed(module, name))
-            throw new UnsafePickleException($"{_source}: refused to load global '{module}.{name}' — a checkpoint may only contain " +
+            throw new UnsafePickleException($"{_source}: refused to load global '{module}.{name}'" +
+                (written != $"{module}.{name}" ? $" (written as '{written}')" : "") + " — a checkpoint may only contain " +
                 "tensors, storages and plain containers (dict, OrderedDict, list, tuple, str, numbers); nothing in the file was run." +
                 (module.StartsWith("torch", StringComparison.Ordinal) || module.Contains("models", StringComparison.Ordinal)
                     ? " If this is a whole pickled model, save model.state_dict() instead." : ""));
@@ -341,19 +352,21 @@ public sealed class RestrictedUnpickler
         return value >= 0 ? value : throw Error("the pickle is truncated");
     }
 
+    private long ReadUInt32() => BinaryPrimitives.ReadUInt32LittleEndian(ReadBytes(4));
+
     private long ReadLength(int bytes)
     {
         ReadOnlySpan<byte> raw = ReadBytes(bytes);
         long length = bytes == 4 ? BinaryPrimitives.ReadUInt32LittleEndian(raw) : BinaryPrimitives.ReadInt64LittleEndian(raw);
         if (length < 0 || length > _stream.Length - _stream.Position)
-            throw Error($"a length of {length} bytes runs past the end of the data");
+            throw Error($"a length of {length} bytes runs past the end of the data (truncated file?)");
         return length;
     }
 
     private byte[] ReadBytes(long count)
     {
         if (count > _stream.Length - _stream.Position || count > Array.MaxLength)
-            throw Error($"a length of {count} bytes runs past the end of the data");
+            throw Error($"a length of {count} bytes runs past the end of the data (truncated file?)");
         var buffer = new byte[count];
         if (_stream.ReadAtLeast(buffer, buffer.Length, throwOnEndOfStream: false) < buffer.Length) throw Error("the pickle is truncated");
         return buffer;
