@@ -4,10 +4,11 @@
 Reads one JSON request on stdin and writes one JSON answer on stdout. Model weights come from
 torchvision_oracle.seeded_model, so they equal those of the "reference" op there.
 
-  {"op": "checkpoints", "builder", "kwargs", "seed", "input_size", "batch", "out"}
+  {"op": "checkpoints", "builder", "kwargs", "seed", "input_size", "batch", "out"[, "calibrate": true]}
       -> DIR/zip.pth (torch.save), legacy.pth (_use_new_zipfile_serialization=False), weights.safetensors,
          wrapped.pth ({"epoch", "model_state_dict", "optimizer"}), ddp_legacy.pth ({"model": "module."-prefixed}),
-         input.safetensors, logits.safetensors
+         input.safetensors, logits.safetensors; "calibrate" sets BatchNorm statistics from data first, so the
+         predictions depend on the image (seeded weights alone give nearly the same answer for every image)
   {"op": "tensors", "out"} -> DIR/tensors_zip.pth and tensors_legacy.pth holding non-contiguous, offset, shared and
          every supported dtype, and DIR/tensors_expected.safetensors (the same values, contiguous)
   {"op": "torch_load", "path", "builder", "kwargs", "input", "out"} -> torch.load(path, weights_only=True) must be an
@@ -55,8 +56,25 @@ def load_safetensors(path):
     return tensors
 
 
+def calibrate(model, size):
+    """Sets BatchNorm statistics from random batches and sharpens the classifier, so the outputs depend on the image."""
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.reset_running_stats()
+            module.momentum = None  # cumulative average
+    model.train()
+    with torch.no_grad():
+        for _ in range(4):
+            model(torch.randn(8, 3, size, size))
+        last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.weight.mul_(30)
+    model.eval()
+
+
 def checkpoints(request):
     model = seeded_model(request)
+    if request.get("calibrate"):
+        calibrate(model, request.get("input_size", 224))
     out = request["out"]
     os.makedirs(out, exist_ok=True)
     state = model.state_dict()

@@ -23,7 +23,7 @@ internal static class PredictCommand
         Option<int?> resize = new("--resize") { Description = "Shorter side after resizing (default: the model's preset)." };
         Option<int?> crop = new("--crop") { Description = "Center-crop size (default: the model's preset)." };
         Option<string?> interpolation = new("--interpolation") { Description = "Resize filter: bilinear or bicubic (default: the model's preset)." };
-        interpolation.AcceptOnlyFromAmong("bilinear", "bicubic", "nearest");
+        interpolation.AcceptOnlyFromAmong("bilinear", "bicubic");
         Option<string?> mean = new("--mean") { Description = "Normalisation mean, three comma-separated values (default ImageNet's)." };
         Option<string?> std = new("--std") { Description = "Normalisation std, three comma-separated values (default ImageNet's)." };
         Option<int> batchSize = new("--batch-size") { Description = "Images per forward pass.", DefaultValueFactory = _ => 16 };

@@ -9,8 +9,6 @@ public enum Interpolation
     Bilinear,
     /// <summary>Bicubic (a = −0.5) with antialiasing (PIL's BICUBIC).</summary>
     Bicubic,
-    /// <summary>Nearest neighbour.</summary>
-    Nearest,
 }
 
 /// <summary>
@@ -58,9 +56,9 @@ public sealed record PreprocessSettings
 
 /// <summary>Turns decoded images into normalised model input, as torchvision's evaluation preset does with PIL images.</summary>
 /// <remarks>
-/// The resize runs on the 8-bit image with libtorch's antialiased interpolation (<c>interpolate(..., antialias=True)</c>
-/// on uint8, which follows Pillow's separable fixed-point filters), so it matches PIL's <c>Image.resize</c> to within one
-/// grey level; docs/weights.md gives the measured difference.
+/// The resize is Pillow's own algorithm (<see cref="PillowResize"/>) on the 8-bit image, so for lossless inputs the
+/// result equals torchvision's <c>Resize → CenterCrop → ToTensor → Normalize</c> on a PIL image bit for bit (measured in
+/// docs/weights.md; torchvision's tensor path with <c>antialias=True</c> differs from both by up to one grey level).
 /// </remarks>
 public static class ImagePreprocessor
 {
@@ -68,12 +66,12 @@ public static class ImagePreprocessor
     public static Tensor ToTensor(RgbImage image, PreprocessSettings settings)
     {
         settings.Validated();
-        using var scope = NewDisposeScope();
-        Tensor pixels = tensor(image.Pixels, [image.Height, image.Width, 3], ScalarType.Byte).permute(2, 0, 1).unsqueeze(0);
         (long height, long width) = ResizedSize(image.Height, image.Width, settings.ResizeSize);
-        Tensor resized = Resize(pixels, height, width, settings.Interpolation);
-        Tensor cropped = CenterCrop(resized, settings.CropSize);
-        Tensor scaled = cropped.squeeze(0).to_type(ScalarType.Float32).div_(255f);
+        RgbImage resized = PillowResize.Resize(image, (int)width, (int)height, settings.Interpolation);
+        using var scope = NewDisposeScope();
+        Tensor pixels = tensor(resized.Pixels, [resized.Height, resized.Width, 3], ScalarType.Byte).permute(2, 0, 1);
+        Tensor cropped = CenterCrop(pixels, settings.CropSize);
+        Tensor scaled = cropped.to_type(ScalarType.Float32).div_(255f);
         Tensor mean = tensor(settings.Mean.ToArray()).view(3, 1, 1);
         Tensor std = tensor(settings.Std.ToArray()).view(3, 1, 1);
         return scaled.sub_(mean).div_(std).MoveToOuterDisposeScope();
@@ -88,30 +86,21 @@ public static class ImagePreprocessor
         return wide ? (size, newLong) : (newLong, size);
     }
 
-    private static Tensor Resize(Tensor pixels, long height, long width, Interpolation interpolation)
-    {
-        if (pixels.shape[2] == height && pixels.shape[3] == width) return pixels;
-        if (interpolation == Interpolation.Nearest)
-            return nn.functional.interpolate(pixels, [height, width], mode: InterpolationMode.Nearest);
-        InterpolationMode mode = interpolation == Interpolation.Bicubic ? InterpolationMode.Bicubic : InterpolationMode.Bilinear;
-        return nn.functional.interpolate(pixels, [height, width], mode: mode, align_corners: false, antialias: true);
-    }
-
     /// <summary>torchvision's <c>center_crop</c>: offsets rounded half to even, zero padding when the crop is larger than the image.</summary>
     private static Tensor CenterCrop(Tensor image, int crop)
     {
-        long height = image.shape[2], width = image.shape[3];
+        long height = image.shape[1], width = image.shape[2];
         if (crop > height || crop > width)
         {
             long padTop = (crop - height) / 2, padLeft = (crop - width) / 2;
             long padBottom = (crop - height + 1) / 2, padRight = (crop - width + 1) / 2;
             image = nn.functional.pad(image, [Math.Max(padLeft, 0), Math.Max(padRight, 0), Math.Max(padTop, 0), Math.Max(padBottom, 0)]);
-            height = image.shape[2];
-            width = image.shape[3];
+            height = image.shape[1];
+            width = image.shape[2];
             if (height == crop && width == crop) return image;
         }
         long top = (long)Math.Round((height - crop) / 2.0, MidpointRounding.ToEven);
         long left = (long)Math.Round((width - crop) / 2.0, MidpointRounding.ToEven);
-        return image[.., .., TensorIndex.Slice(top, top + crop), TensorIndex.Slice(left, left + crop)];
+        return image[.., TensorIndex.Slice(top, top + crop), TensorIndex.Slice(left, left + crop)];
     }
 }

@@ -27,7 +27,7 @@ public sealed class PreprocessingTests(ITestOutputHelper log)
     };
 
     [Theory, MemberData(nameof(Cases))]
-    public void MatchesTorchvisionOnPilImages_WithinAGreyLevel(string image, int resize, int crop, string interpolation)
+    public void MatchesTorchvisionOnPilImages(string image, int resize, int crop, string interpolation)
     {
         using var directory = new TempDirectory();
         CheckpointOracle.WriteImages(directory.Path);
@@ -45,9 +45,14 @@ public sealed class PreprocessingTests(ITestOutputHelper log)
         double meanTensor = (ours - tensorPath).abs().mean().item<float>() / OneGreyLevel;
         log.WriteLine($"{image} {resize}->{crop} {interpolation}: vs PIL max {maxPil:0.000} mean {meanPil:0.0000} grey levels; " +
             $"vs torchvision tensor path (float, antialias) max {maxTensor:0.000} mean {meanTensor:0.0000}");
-        // JPEG: Skia's and PIL's decoders differ by up to a grey level in places (measured: max 2, mean 0.08 after resizing).
-        double allowed = image.EndsWith(".jpg", StringComparison.Ordinal) ? 2.01 : 1.01;
-        Assert.True(maxPil <= allowed, $"max difference to PIL {maxPil:0.000} grey levels");
+        if (!image.EndsWith(".jpg", StringComparison.Ordinal))
+        {
+            // Lossless input: Pillow's resize reproduced exactly, so only float rounding of the normalisation remains.
+            TensorAssert.Close(pil, ours, atol: 1e-6, rtol: 1e-6);
+            return;
+        }
+        // JPEG: Skia's and PIL's decoders (both libjpeg-turbo based) differ slightly; measured max 2, mean < 0.1 grey levels.
+        Assert.True(maxPil <= 2.01, $"max difference to PIL {maxPil:0.000} grey levels");
         Assert.True(meanPil <= 0.1, $"mean difference to PIL {meanPil:0.0000} grey levels");
     }
 
