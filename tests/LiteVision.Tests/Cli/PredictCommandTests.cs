@@ -1,6 +1,5 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using LiteVision.Cli;
 using LiteVision.Tests.Support;
 
 namespace LiteVision.Tests.Cli;
@@ -8,13 +7,7 @@ namespace LiteVision.Tests.Cli;
 /// <summary><c>litevision predict</c> against torchvision's preset + model on the same checkpoint and images.</summary>
 public sealed class PredictCommandTests(Xunit.Abstractions.ITestOutputHelper log)
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = LiteVisionCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => CliRunner.Run(args);
 
     [Fact]
     public void Json_TopFive_EqualsTorchvision()
