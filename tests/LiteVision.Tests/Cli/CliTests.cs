@@ -1,17 +1,11 @@
 using System.Text.Json;
-using LiteVision.Cli;
+using LiteVision.Tests.Support;
 
 namespace LiteVision.Tests.Cli;
 
 public sealed class CliTests
 {
-    internal static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = LiteVisionCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => CliRunner.Run(args);
 
     [Fact]
     public void Models_Json_ListsEveryModelWithRequiredFields()
@@ -100,13 +94,7 @@ public sealed class CliTests
 
 public sealed class AnalysisCliTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = LiteVisionCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => CliRunner.Run(args);
 
     [Fact]
     public void Summary_Json_HasMemoryAccessAndIntensity()

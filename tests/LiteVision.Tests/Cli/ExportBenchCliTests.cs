@@ -8,7 +8,7 @@ namespace LiteVision.Tests.Cli;
 
 public sealed class ExportBenchCliTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args) => CliTests.Run(args);
+    private static (int Code, string Output, string Error) Run(params string[] args) => CliRunner.Run(args);
 
     [Fact]
     public void Export_WritesACheckedFileWithMetadata()
