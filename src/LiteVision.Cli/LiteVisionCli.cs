@@ -21,6 +21,11 @@ public static class LiteVisionCli
         var root = new RootCommand("LiteVision: build, inspect, train, export and run efficient image-classification CNNs.");
         root.Subcommands.Add(ModelsCommand.Create(output));
         root.Subcommands.Add(SummaryCommand.Create(output));
+        root.Subcommands.Add(CompareCommand.Create(output));
+        root.Subcommands.Add(ExplainCommand.Create(output));
+        root.Subcommands.Add(ExportCommand.Create(output));
+        root.Subcommands.Add(BenchCommand.Create(output));
+        root.Subcommands.Add(PredictCommand.Create(output, error));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -48,7 +53,7 @@ public static class LiteVisionCli
 
     private static bool IsUsageError(Exception exception) =>
         exception is ArgumentException or KeyNotFoundException or FileNotFoundException or DirectoryNotFoundException
-            or FormatException or InvalidDataException or UsageException or LiteVision.Weights.CheckpointMismatchException;
+            or FormatException or InvalidDataException or UsageException or LiteVision.Export.Onnx.OnnxExportException or LiteVision.Weights.CheckpointMismatchException;
 }
 
 /// <summary>Bad user input detected by a command; reported as one line with exit code 2.</summary>

@@ -82,7 +82,8 @@ def save_safetensors(tensors, path):
             handle.write(blob)
 
 
-def reference(request):
+def seeded_model(request):
+    """torchvision's model with seeded weights and randomised BatchNorm statistics, in eval mode."""
     torch.manual_seed(request.get("seed", 0))
     model = build(request["builder"], request.get("kwargs", {}), request.get("patch"))
     with torch.no_grad():
@@ -94,6 +95,11 @@ def reference(request):
                 module.weight.uniform_(0.5, 1.5)
                 module.bias.uniform_(-0.2, 0.2)
     model.eval()
+    return model
+
+
+def reference(request):
+    model = seeded_model(request)
     size = request.get("input_size", 224)
     images = torch.randn(request.get("batch", 2), 3, size, size)
     with torch.no_grad():

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using LiteVision.Analysis;
+using LiteVision.Models;
 using LiteVision.Registry;
 using Spectre.Console;
 
@@ -18,7 +20,7 @@ internal static class ModelsCommand
             var models = ModelZoo.List().Where(m => wanted is null || string.Equals(m.Family, wanted, StringComparison.OrdinalIgnoreCase)).ToList();
             if (models.Count == 0)
                 throw new UsageException($"No model of family '{wanted}'. Families: {string.Join(", ", ModelZoo.List().Select(m => m.Family).Distinct())}.");
-            var entries = models.Select(m => new ModelEntry(m.Name, m.Family, m.ParameterCount, m.DefaultInputSize, m.Description)).ToList();
+            var entries = models.Select(m => new ModelEntry(m.Name, m.Family, m.ParameterCount, DefaultMacs(m), m.DefaultInputSize, m.Description)).ToList();
             if (parsed.GetValue(format) == OutputFormat.Json)
             {
                 OutputFormat.WriteJson(output, entries);
@@ -26,14 +28,24 @@ internal static class ModelsCommand
             }
             var table = new Table().Border(TableBorder.Rounded)
                 .AddColumn("Model").AddColumn("Family").AddColumn(new TableColumn("Params").RightAligned())
-                .AddColumn(new TableColumn("Input").RightAligned()).AddColumn("Description");
+                .AddColumn(new TableColumn("MACs").RightAligned()).AddColumn(new TableColumn("Input").RightAligned()).AddColumn("Description");
             foreach (ModelEntry e in entries)
-                table.AddRow(Markup.Escape(e.Name), Markup.Escape(e.Family), $"{e.Params:N0}", $"{e.InputSize}", Markup.Escape(e.Description));
+            {
+                table.AddRow(new Text(e.Name), new Text(e.Family), new Text($"{e.Params:N0}"), new Text($"{e.Macs / 1e6:N1} M"),
+                    new Text($"{e.InputSize}"), new Text(e.Description));
+            }
             Console.Render(output, table);
             return LiteVisionCli.Success;
         });
         return command;
     }
 
-    private sealed record ModelEntry(string Name, string Family, long Params, int InputSize, string Description);
+    /// <summary>Multiply-accumulates at the model's default input size (shape-only pass, no arithmetic).</summary>
+    private static long DefaultMacs(ModelInfo info)
+    {
+        using ImageClassifier model = info.Create();
+        return ModelSummary.Compute(model, info.Name, info.DefaultInputSize).Macs;
+    }
+
+    private sealed record ModelEntry(string Name, string Family, long Params, long Macs, int InputSize, string Description);
 }

@@ -72,17 +72,18 @@ internal static class SummaryCommand
             OutputFormat.WriteJson(output, rows.Select(r => new
             {
                 model = r.Model, inputSize = r.InputSize, @params = r.Parameters, macs = r.Macs, activationBytes = r.ActivationBytes,
+                memoryAccessBytes = r.MemoryAccessBytes,
             }));
             return;
         }
         var table = new Table().Border(TableBorder.Rounded).Title($"Models of family {prefix}*")
             .AddColumn("Model").AddColumn("Family").AddColumn(new TableColumn("Input").RightAligned())
             .AddColumn(new TableColumn("Params").RightAligned()).AddColumn(new TableColumn("MACs").RightAligned())
-            .AddColumn(new TableColumn("Activations (MiB)").RightAligned());
+            .AddColumn(new TableColumn("Activations").RightAligned()).AddColumn(new TableColumn("Mem. access").RightAligned());
         foreach ((ModelSummary summary, ModelInfo info) in rows.Zip(models))
         {
             table.AddRow(new Text(summary.Model), new Text(info.Family), new Text($"{summary.InputSize}"), new Text($"{summary.Parameters:N0}"),
-                new Text($"{summary.Macs / 1e6:N1} M"), new Text($"{summary.ActivationBytes / 1048576.0:N2}"));
+                new Text($"{summary.Macs / 1e6:N1} M"), new Text(Units.Bytes(summary.ActivationBytes)), new Text(Units.Bytes(summary.MemoryAccessBytes)));
         }
         Console.Render(output, table);
     }
@@ -93,17 +94,21 @@ internal static class SummaryCommand
         var table = new Table().Border(TableBorder.Rounded)
             .Title($"{summary.Model} @ {summary.InputSize}x{summary.InputSize}")
             .AddColumn("Layer").AddColumn("Type").AddColumn(new TableColumn("Output shape").RightAligned())
-            .AddColumn(new TableColumn("Params").RightAligned()).AddColumn(new TableColumn("MACs").RightAligned());
+            .AddColumn(new TableColumn("Params").RightAligned()).AddColumn(new TableColumn("MACs").RightAligned())
+            .AddColumn(new TableColumn("Mem. access").RightAligned()).AddColumn(new TableColumn("FLOP/B").RightAligned());
         foreach (SummaryRow row in summary.RowsAtDepth(depth))
         {
             table.AddRow(new Text(new string(' ', 2 * (row.Depth - 1)) + row.Name), new Text(row.Type),
                 new Text($"[{string.Join(", ", row.OutputShape)}]"), new Text(row.Parameters == 0 ? "-" : $"{row.Parameters:N0}"),
-                new Text(row.Macs == 0 ? "-" : $"{row.Macs:N0}"));
+                new Text(row.Macs == 0 ? "-" : $"{row.Macs:N0}"), new Text(Units.Bytes(row.MemoryAccessBytes)),
+                new Text(row.Macs == 0 ? "-" : $"{row.ArithmeticIntensity:0.0}"));
         }
         Console.Render(output, table);
-        output.WriteLine($"Total params: {summary.Parameters:N0} (trainable {summary.TrainableParameters:N0})");
-        output.WriteLine($"Total MACs: {summary.Macs:N0} ({summary.Macs / 1e9:0.000} G)");
-        output.WriteLine($"Activation memory (float32, batch 1): {summary.ActivationBytes / 1048576.0:0.00} MiB");
+        output.WriteLine($"Params: {summary.Parameters:N0} (trainable {summary.TrainableParameters:N0}, frozen {summary.FrozenParameters:N0})");
+        output.WriteLine($"MACs: {summary.Macs:N0} ({summary.Macs / 1e9:0.000} G multiply-accumulates per image; convs and linear layers)");
+        output.WriteLine($"Activation memory (float32, batch 1): {Units.Bytes(summary.ActivationBytes)}");
+        output.WriteLine($"Memory access cost (inputs + outputs + weights, float32): {Units.Bytes(summary.MemoryAccessBytes)}; " +
+            $"arithmetic intensity {summary.ArithmeticIntensity:0.00} FLOP/byte");
     }
 
     private static object ToJson(ModelSummary summary, int depth) => new
@@ -112,16 +117,21 @@ internal static class SummaryCommand
         inputSize = summary.InputSize,
         @params = summary.Parameters,
         trainableParams = summary.TrainableParameters,
+        frozenParams = summary.FrozenParameters,
         macs = summary.Macs,
         activationBytes = summary.ActivationBytes,
+        memoryAccessBytes = summary.MemoryAccessBytes,
+        arithmeticIntensity = Math.Round(summary.ArithmeticIntensity, 4),
         layers = summary.RowsAtDepth(depth).Select(r => new
         {
             name = r.Name,
             type = r.Type,
             depth = r.Depth,
+            inputShape = r.InputShape,
             outputShape = r.OutputShape,
             @params = r.Parameters,
             macs = r.Macs,
+            memoryAccessBytes = r.MemoryAccessBytes,
         }),
     };
 }

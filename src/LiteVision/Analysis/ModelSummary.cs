@@ -4,25 +4,44 @@ using static TorchSharp.torch;
 
 namespace LiteVision.Analysis;
 
-/// <summary>One module of a <see cref="ModelSummary"/>, in the order the forward pass reached it.</summary>
+/// <summary>One module of a <see cref="ModelSummary"/>, in the order the forward pass reached it. Costs are per image.</summary>
 /// <param name="Name">Dotted path (the state_dict prefix), e.g. <c>features.4.block.2</c>.</param>
 /// <param name="Type">Module type name.</param>
 /// <param name="Depth">Nesting depth: 1 for direct children of the model.</param>
 /// <param name="IsLeaf">True when the module has no child modules.</param>
-/// <param name="OutputShape">Shape of the output for a batch of one.</param>
+/// <param name="InputShape">Shape of the input for one image (batch dimension shown as 1).</param>
+/// <param name="OutputShape">Shape of the output for one image (batch dimension shown as 1).</param>
 /// <param name="Parameters">Parameters in this module and its children.</param>
-/// <param name="Macs">Multiply-accumulates of this module and its children for one image (convolutions and linear layers).</param>
-public sealed record SummaryRow(string Name, string Type, int Depth, bool IsLeaf, long[] OutputShape, long Parameters, long Macs)
+/// <param name="TrainableParameters">Of those, the ones that require gradients.</param>
+/// <param name="Macs">Multiply-accumulates of this module and its children (convolutions and linear layers).</param>
+/// <param name="MemoryAccessBytes">Memory access cost: float32 bytes of every leaf's input and output feature map and weights.</param>
+public sealed record SummaryRow(string Name, string Type, int Depth, bool IsLeaf, long[] InputShape, long[] OutputShape,
+    long Parameters, long TrainableParameters, long Macs, long MemoryAccessBytes)
 {
     /// <summary>Elements in the output for one image.</summary>
-    public long OutputElements => OutputShape.Skip(1).Aggregate(1L, (a, b) => a * b);
+    public long OutputElements => ElementsPerImage(OutputShape);
+
+    /// <summary>Elements in the input for one image.</summary>
+    public long InputElements => ElementsPerImage(InputShape);
+
+    /// <summary>FLOPs (2 per multiply-accumulate) per byte of memory access: the roofline's arithmetic intensity.</summary>
+    public double ArithmeticIntensity => MemoryAccessBytes == 0 ? 0 : 2.0 * Macs / MemoryAccessBytes;
+
+    internal static long ElementsPerImage(long[] shape) => shape.Skip(1).Aggregate(1L, (a, b) => a * b);
 }
 
 /// <summary>
-/// A torchinfo-style per-layer report: output shapes, parameters and multiply-accumulates, found by one forward
-/// pass of a single zero image with a hook on every module. MACs count convolutions (<c>out_elements · in/groups · k²</c>)
-/// and linear layers (<c>in · out</c>), the convention of torchvision's published GFLOPS; norms, activations,
-/// pooling and element-wise products are not counted.
+/// A torchinfo-style per-layer cost report. Shapes come from one forward pass of an <em>empty</em> batch
+/// (<c>[0, 3, S, S]</c>: libtorch propagates shapes without computing anything) with a hook on every module; models
+/// whose code cannot take an empty batch get one zero image instead. Costs follow the literature's conventions:
+/// <list type="bullet">
+/// <item>MACs count convolutions (<c>out_elements · in/groups · k²</c>) and linear layers (<c>in · out</c>), as
+/// torchvision's published GFLOPS and the MobileNet papers' mult-adds do; norms, activations, pooling and
+/// element-wise products are not counted.</item>
+/// <item>Memory access cost (ShuffleNet V2's MAC) is, for each leaf layer, its input feature map + output feature map
+/// + its parameters, in float32 bytes: for a 1x1 conv <c>hw(c1 + c2) + c1·c2</c> elements.</item>
+/// <item>Activation memory is the sum of leaf outputs, the memory a forward pass would hold without buffer reuse.</item>
+/// </list>
 /// </summary>
 public sealed class ModelSummary
 {
@@ -50,35 +69,68 @@ public sealed class ModelSummary
     /// <summary>Parameters that require gradients.</summary>
     public long TrainableParameters { get; }
 
+    /// <summary>Parameters that do not require gradients (frozen).</summary>
+    public long FrozenParameters => Parameters - TrainableParameters;
+
     /// <summary>Total multiply-accumulates for one image.</summary>
-    public long Macs => Rows.Where(r => r.IsLeaf).Sum(r => r.Macs);
+    public long Macs => Leaves.Sum(r => r.Macs);
 
     /// <summary>Bytes of all leaf outputs for one float32 image (the activation memory of a forward pass without reuse).</summary>
-    public long ActivationBytes => Rows.Where(r => r.IsLeaf).Sum(r => r.OutputElements) * sizeof(float);
+    public long ActivationBytes => Leaves.Sum(r => r.OutputElements) * sizeof(float);
+
+    /// <summary>Total memory access cost in bytes for one image.</summary>
+    public long MemoryAccessBytes => Leaves.Sum(r => r.MemoryAccessBytes);
+
+    /// <summary>FLOPs per byte of memory access over the whole model.</summary>
+    public double ArithmeticIntensity => MemoryAccessBytes == 0 ? 0 : 2.0 * Macs / MemoryAccessBytes;
+
+    private IEnumerable<SummaryRow> Leaves => Rows.Where(r => r.IsLeaf);
 
     /// <summary>The tree cut at <paramref name="depth"/>: deeper modules are folded into their ancestor's totals.</summary>
     public IEnumerable<SummaryRow> RowsAtDepth(int depth) => Rows.Where(r => r.Depth <= depth);
 
-    /// <summary>Summarises <paramref name="model"/> on a <c>[1, 3, size, size]</c> input. The model's training flag is restored.</summary>
+    /// <summary>Summarises <paramref name="model"/> for a square <paramref name="inputSize"/> input. The model's training flag is restored.</summary>
     /// <exception cref="ArgumentOutOfRangeException">The input size is not positive.</exception>
     public static ModelSummary Compute(ImageClassifier model, string name, int inputSize)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inputSize);
-        var modules = model.named_modules().Where(m => m.name.Length > 0).ToList();
+        List<SummaryRow> finished;
+        try
+        {
+            finished = Trace(model, batch: 0, inputSize);
+        }
+        catch (Exception e) when (e is ArgumentException or System.Runtime.InteropServices.ExternalException)
+        {
+            finished = Trace(model, batch: 1, inputSize);   // e.g. a reshape with -1 in the batch dimension
+        }
+        long parameters = model.parameters().Sum(p => p.numel());
+        long trainable = model.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
+        return new ModelSummary(name, inputSize, OrderByStart(finished), parameters, trainable);
+    }
+
+    private static List<SummaryRow> Trace(ImageClassifier model, int batch, int inputSize)
+    {
         var rows = new List<SummaryRow>();
         var removeHooks = new List<Action>();
         bool wasTraining = model.training;
         try
         {
-            foreach ((string moduleName, nn.Module module) in modules)
+            foreach ((string moduleName, nn.Module module) in model.named_modules().Where(m => m.name.Length > 0))
             {
                 if (module is not nn.Module<Tensor, Tensor> typed) continue;
                 bool isLeaf = !module.children().Any();
                 int depth = moduleName.Count(c => c == '.') + 1;
+                long own = module.parameters().Sum(p => p.numel());
+                long ownTrainable = module.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
                 var hook = typed.register_forward_hook((m, input, output) =>
                 {
-                    rows.Add(new SummaryRow(moduleName, m.GetType().Name, depth, isLeaf, output.shape,
-                        m.parameters().Sum(p => p.numel()), isLeaf ? LeafMacs(m, input, output) : 0));
+                    long[] inShape = PerImage(input.shape);
+                    long[] outShape = PerImage(output.shape);
+                    long macs = isLeaf ? LeafMacs(m, outShape) : 0;
+                    long access = isLeaf
+                        ? (SummaryRow.ElementsPerImage(inShape) + SummaryRow.ElementsPerImage(outShape) + own) * sizeof(float)
+                        : 0;
+                    rows.Add(new SummaryRow(moduleName, m.GetType().Name, depth, isLeaf, inShape, outShape, own, ownTrainable, macs, access));
                     return output;
                 });
                 removeHooks.Add(hook.remove);
@@ -87,51 +139,54 @@ public sealed class ModelSummary
             using (no_grad())
             using (NewDisposeScope())
             {
-                model.call(zeros(1, 3, inputSize, inputSize));
+                model.call(zeros(batch, 3, inputSize, inputSize));
             }
+            return rows;
         }
         finally
         {
             foreach (Action remove in removeHooks) remove();
             model.train(wasTraining);
         }
-        // Containers finish after their children: give each its subtree's MACs and keep forward (start) order.
-        var ordered = OrderByStart(rows);
-        long parameters = model.parameters().Sum(p => p.numel());
-        long trainable = model.parameters().Where(p => p.requires_grad).Sum(p => p.numel());
-        return new ModelSummary(name, inputSize, ordered, parameters, trainable);
+    }
+
+    private static long[] PerImage(long[] shape)
+    {
+        long[] copy = (long[])shape.Clone();
+        if (copy.Length > 0) copy[0] = 1;
+        return copy;
     }
 
     private static List<SummaryRow> OrderByStart(List<SummaryRow> finished)
     {
-        // Hooks fire when a module finishes, so a container follows its children. Sort by the first leaf that
-        // belongs to each row's subtree, and total the subtree's MACs.
-        var leafIndex = new Dictionary<string, int>();
-        for (int i = 0; i < finished.Count; i++) leafIndex.TryAdd(finished[i].Name, i);
-        var result = new List<(int Start, int Depth, SummaryRow Row)>();
+        // Hooks fire when a module finishes, so a container follows its children. Order each row by the first leaf
+        // of its subtree and give containers their subtree's totals.
+        var firstSeen = new Dictionary<string, int>();
+        for (int i = 0; i < finished.Count; i++) firstSeen.TryAdd(finished[i].Name, i);
+        var ordered = new List<(int Start, int Depth, SummaryRow Row)>();
         foreach (SummaryRow row in finished)
         {
             if (row.IsLeaf)
             {
-                result.Add((leafIndex[row.Name], row.Depth, row));
+                ordered.Add((firstSeen[row.Name], row.Depth, row));
                 continue;
             }
             string prefix = row.Name + ".";
             var subtree = finished.Where(r => r.IsLeaf && r.Name.StartsWith(prefix, StringComparison.Ordinal)).ToList();
-            int start = subtree.Count == 0 ? leafIndex[row.Name] : subtree.Min(r => leafIndex[r.Name]);
-            result.Add((start, row.Depth, row with { Macs = subtree.Sum(r => r.Macs) }));
+            int start = subtree.Count == 0 ? firstSeen[row.Name] : subtree.Min(r => firstSeen[r.Name]);
+            ordered.Add((start, row.Depth, row with
+            {
+                Macs = subtree.Sum(r => r.Macs),
+                MemoryAccessBytes = subtree.Sum(r => r.MemoryAccessBytes),
+            }));
         }
-        return result.OrderBy(r => r.Start).ThenBy(r => r.Depth).Select(r => r.Row).ToList();
+        return ordered.OrderBy(r => r.Start).ThenBy(r => r.Depth).Select(r => r.Row).ToList();
     }
 
-    private static long LeafMacs(nn.Module module, Tensor input, Tensor output)
+    private static long LeafMacs(nn.Module module, long[] outShape) => module switch
     {
-        long outPerImage = output.numel() / Math.Max(1, output.shape[0]);
-        return module switch
-        {
-            Conv2d conv => outPerImage * (conv.weight!.shape[1] * conv.weight.shape[2] * conv.weight.shape[3]),
-            Linear dense => outPerImage * dense.weight!.shape[1],
-            _ => 0,
-        };
-    }
+        Conv2d conv => SummaryRow.ElementsPerImage(outShape) * conv.weight!.shape[1] * conv.weight.shape[2] * conv.weight.shape[3],
+        Linear dense => SummaryRow.ElementsPerImage(outShape) * dense.weight!.shape[1],
+        _ => 0,
+    };
 }

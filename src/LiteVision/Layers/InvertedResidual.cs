@@ -112,6 +112,6 @@ public sealed class InvertedResidual : nn.Module<Tensor, Tensor>
         Tensor output = _body.call(input);
         if (!UsesResidual) return output;
         if (_dropPath is not null) output = _dropPath.call(output);
-        return output.add_(input);
+        return Residual.AddInPlace(output, input);
     }
 }

@@ -47,6 +47,7 @@ public sealed class ShuffleUnit : nn.Module<Tensor, Tensor>
                 .. ConvNormAct.Flat(branch, branch, 1, norm: norm, activation: Activation.ReLU),
             ]);
         register_module("branch2", _branch2);
+        register_module("shuffle", _shuffle);   // no parameters, so no keys
     }
 
     /// <summary>1 for the basic unit, 2 for the down-sampling unit.</summary>

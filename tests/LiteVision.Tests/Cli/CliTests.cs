@@ -1,17 +1,11 @@
 using System.Text.Json;
-using LiteVision.Cli;
+using LiteVision.Tests.Support;
 
 namespace LiteVision.Tests.Cli;
 
 public sealed class CliTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = LiteVisionCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => CliRunner.Run(args);
 
     [Fact]
     public void Models_Json_ListsEveryModelWithRequiredFields()
@@ -56,7 +50,8 @@ public sealed class CliTests
         Assert.Equal(0, code);
         Assert.Contains("features.18", output);
         Assert.Contains("[1, 1280, 5, 5]", output);
-        Assert.Contains("Total params:", output);
+        Assert.Contains("Params: ", output);
+        Assert.Contains("Memory access cost", output);
     }
 
     [Fact]
@@ -142,5 +137,76 @@ public sealed class CliTests
     {
         var (_, _, error) = Run("summary", "mobilenet_v3_smal");
         Assert.Contains("Did you mean 'mobilenet_v3_small'?", error);
+    }
+}
+
+public sealed class AnalysisCliTests
+{
+    private static (int Code, string Output, string Error) Run(params string[] args) => CliRunner.Run(args);
+
+    [Fact]
+    public void Summary_Json_HasMemoryAccessAndIntensity()
+    {
+        var (code, output, _) = Run("summary", "mobilenet_v2", "--format", "json");
+        Assert.Equal(0, code);
+        using JsonDocument json = JsonDocument.Parse(output);
+        Assert.True(json.RootElement.GetProperty("memoryAccessBytes").GetInt64() > json.RootElement.GetProperty("activationBytes").GetInt64());
+        Assert.True(json.RootElement.GetProperty("arithmeticIntensity").GetDouble() > 0);
+        Assert.Equal(300_774_272, json.RootElement.GetProperty("macs").GetInt64());
+    }
+
+    [Fact]
+    public void Models_Json_HasMacs()
+    {
+        var (_, output, _) = Run("models", "--format", "json", "--family", "mobilenet_v2");
+        using JsonDocument json = JsonDocument.Parse(output);
+        Assert.Equal(300_774_272, json.RootElement[0].GetProperty("macs").GetInt64());
+    }
+
+    [Fact]
+    public void Compare_WritesChartsAndUsesTheUsersAccuracies()
+    {
+        string folder = Directory.CreateTempSubdirectory("litevision-compare").FullName;
+        try
+        {
+            string accuracy = Path.Combine(folder, "acc.json");
+            File.WriteAllText(accuracy, """[{"model": "mobilenet_v3_small", "top1": 91.5}]""");
+            var (code, output, error) = Run("compare", "mobilenet_v3_small", "mobilenet_v2", "--bench", "--runs", "1",
+                "--input-size", "64", "--out", folder, "--accuracy", accuracy, "--format", "json");
+            Assert.True(code == 0, error);
+            using JsonDocument json = JsonDocument.Parse(output);
+            var models = json.RootElement.GetProperty("models").EnumerateArray().ToList();
+            Assert.Equal(91.5, models[0].GetProperty("top1").GetDouble());
+            Assert.Equal("your results", models[0].GetProperty("top1Source").GetString());
+            Assert.Equal(71.878, models[1].GetProperty("top1").GetDouble());
+            Assert.True(models[1].GetProperty("latencyMs").GetDouble() > 0);
+            foreach (string chart in new[] { "params_vs_macs.png", "macs_vs_latency.png", "accuracy_vs_macs.png" })
+                Assert.True(new FileInfo(Path.Combine(folder, chart)).Length > 1000, chart);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void Explain_Depthwise_PrintsTheRatio()
+    {
+        var (code, output, _) = Run("explain", "depthwise", "--cin", "32", "--cout", "64", "--k", "3", "--size", "112");
+        Assert.Equal(0, code);
+        Assert.Contains("1/64 + 1/9 = 0.1267", output);
+    }
+
+    [Theory]
+    [InlineData("compare", "nosuchnet")]
+    [InlineData("compare", "mobilenet_v2", "--accuracy", "/nonexistent.json")]
+    [InlineData("explain", "depthwise", "--cin", "0")]
+    [InlineData("explain", "shufflenet-g1", "--batch", "-1")]
+    [InlineData("explain", "nosuch")]
+    public void BadInput_ExitsWith2(params string[] args)
+    {
+        var (code, _, error) = Run(args);
+        Assert.Equal(2, code);
+        Assert.StartsWith("error:", error);
     }
 }

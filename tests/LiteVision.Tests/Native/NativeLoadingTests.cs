@@ -31,6 +31,13 @@ public sealed class NativeLoadingTests
     }
 
     [Fact]
+    public void PackageCache_KeepsTheLibraryAsShipped()
+    {
+        ElfVersionNeed need = ElfVersions.ReadNeeds(File.ReadAllBytes(FindPackagedLibrary())).Single(n => n.Version == "GLIBCXX_3.4.32");
+        Assert.False(need.IsWeak, "the build must patch only its own copy, never the NuGet cache");
+    }
+
+    [Fact]
     public void WeakenMissing_PatchesOnlyTheNamedMissingVersion_AndLeavesTheOriginalUntouched()
     {
         string original = FindPackagedLibrary();

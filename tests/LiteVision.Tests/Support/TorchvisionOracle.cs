@@ -73,11 +73,12 @@ internal static class TorchvisionOracle
 
     private static JsonNode? ToJson(object? value) => value is null ? null : JsonNode.Parse(JsonSerializer.Serialize(value));
 
-    private static JsonNode Run(JsonObject request)
+    /// <summary>Sends <paramref name="request"/> to a script of tools/oracle and returns its JSON answer.</summary>
+    internal static JsonNode Run(JsonObject request, string script = "torchvision_oracle.py")
     {
         if (!File.Exists(Python))
             throw new InvalidOperationException($"{Python} not found: install the reference with 'apt-get install -y python3-torchvision' (.ci/run does).");
-        var start = new ProcessStartInfo(Python, Repository.PathOf("tools", "oracle", "torchvision_oracle.py"))
+        var start = new ProcessStartInfo(Python, Repository.PathOf("tools", "oracle", script))
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };

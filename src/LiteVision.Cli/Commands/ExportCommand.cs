@@ -1,0 +1,94 @@
+using System.CommandLine;
+using LiteVision.Export.Onnx;
+using LiteVision.Models;
+using LiteVision.Registry;
+
+namespace LiteVision.Cli.Commands;
+
+/// <summary><c>litevision export</c>: writes a model as ONNX.</summary>
+internal static class ExportCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var binder = new ModelOptionsBinder();
+        Option<string?> weights = ModelSource.CreateWeightsOption();
+        Option<int?> inputSize = ModelSource.CreateInputSizeOption();
+        Option<string?> outPath = new("--out") { Description = "Output file (default: <model>.onnx)." };
+        Option<int> opset = new("--opset")
+        {
+            Description = $"ONNX opset, {OnnxExportOptions.MinOpset}–{OnnxExportOptions.MaxOpset}.", DefaultValueFactory = _ => OnnxExportOptions.MaxOpset,
+        };
+        Option<string?> labels = new("--labels") { Description = "Class labels, one per line, stored in the file's metadata." };
+        Option<bool> int8 = new("--int8") { Description = "Quantize to INT8 (static QDQ: per-channel int8 weights, uint8 activations); needs --calibration." };
+        Option<string?> calibration = new("--calibration")
+        {
+            Description = "Calibration images for --int8: a safetensors file with a tensor 'images' [N, 3, S, S], normalised, at the export size.",
+        };
+        var command = new Command("export", "Export a model to ONNX (BatchNorm folded, dynamic batch, metadata for preprocessing).");
+        binder.AddTo(command);
+        foreach (Option option in new Option[] { weights, inputSize, outPath, opset, labels, int8, calibration }) command.Options.Add(option);
+        command.SetAction(parsed =>
+        {
+            (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
+            int size = ModelSource.InputSize(parsed.GetValue(inputSize), info, options);
+            int version = parsed.GetValue(opset);
+            if (version is < OnnxExportOptions.MinOpset or > OnnxExportOptions.MaxOpset)
+                throw new UsageException($"--opset must be in [{OnnxExportOptions.MinOpset}, {OnnxExportOptions.MaxOpset}] (got {version}).");
+            string[]? labelList = parsed.GetValue(labels) is { } labelFile ? ReadLabels(labelFile) : null;
+            string path = parsed.GetValue(outPath) ?? info.Name + ".onnx";
+            string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
+            if (directory is not null && !Directory.Exists(directory))
+                throw new UsageException($"Output folder '{directory}' does not exist.");
+
+            bool quantize = parsed.GetValue(int8);
+            string? calibrationFile = parsed.GetValue(calibration);
+            if (quantize && calibrationFile is null) throw new UsageException("--int8 needs --calibration FILE.");
+            if (!quantize && calibrationFile is not null) throw new UsageException("--calibration applies only with --int8.");
+            List<(float[], int)>? batches = calibrationFile is null ? null : ReadCalibration(calibrationFile, size);
+
+            using ImageClassifier model = ModelSource.Create(info, options, parsed.GetValue(weights));
+            OnnxModel onnx = OnnxExporter.Export(model, ModelSource.ExportOptions(info, size, version, labelList));
+            if (batches is not null) onnx = OnnxQuantizer.Quantize(onnx, batches);
+            onnx.Save(path);
+            long bytes = new FileInfo(path).Length;
+            output.WriteLine($"Wrote {path}: {info.Name}, opset {version}, input [batch, 3, {size}, {size}], " +
+                $"{onnx.Graph.Nodes.Count} nodes, {bytes / 1048576.0:0.0} MiB" +
+                (batches is null ? "." : $", INT8 ({OnnxQuantizer.Describe(onnx)}; calibrated on {batches.Sum(b => b.Item2)} images)."));
+            return LiteVisionCli.Success;
+        });
+        return command;
+    }
+
+    private static List<(float[], int)> ReadCalibration(string path, int size)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Calibration file '{path}' not found.");
+        Dictionary<string, TorchSharp.torch.Tensor> tensors = LiteVision.Weights.Safetensors.Read(path);
+        try
+        {
+            if (!tensors.TryGetValue("images", out TorchSharp.torch.Tensor? images))
+                throw new UsageException($"Calibration file '{path}' has no tensor 'images' (it has: {string.Join(", ", tensors.Keys)}).");
+            long[] shape = images.shape;
+            if (shape.Length != 4 || shape[1] != 3 || shape[2] != size || shape[3] != size || shape[0] < 1)
+                throw new UsageException($"Calibration images must be [N, 3, {size}, {size}]; got [{string.Join(", ", shape)}].");
+            float[] all = images.to_type(TorchSharp.torch.ScalarType.Float32).contiguous().data<float>().ToArray();
+            int perImage = 3 * size * size, count = (int)shape[0];
+            var batches = new List<(float[], int)>();
+            for (int start = 0; start < count; start += 8)
+            {
+                int n = Math.Min(8, count - start);
+                batches.Add((all.AsSpan(start * perImage, n * perImage).ToArray(), n));
+            }
+            return batches;
+        }
+        finally
+        {
+            foreach (var tensor in tensors.Values) tensor.Dispose();
+        }
+    }
+
+    private static string[] ReadLabels(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Labels file '{path}' not found.");
+        return File.ReadAllLines(path).Where(line => line.Trim().Length > 0).Select(line => line.Trim()).ToArray();
+    }
+}

@@ -1,0 +1,106 @@
+using static TorchSharp.torch;
+
+namespace LiteVision.Imaging;
+
+/// <summary>Resampling filter of the resize step.</summary>
+public enum Interpolation
+{
+    /// <summary>Bilinear with antialiasing (PIL's BILINEAR).</summary>
+    Bilinear,
+    /// <summary>Bicubic (a = −0.5) with antialiasing (PIL's BICUBIC).</summary>
+    Bicubic,
+}
+
+/// <summary>
+/// torchvision's classification evaluation preset (<c>ImageClassification</c> in <c>transforms/_presets.py</c>): resize the
+/// shorter side to <see cref="ResizeSize"/>, center-crop <see cref="CropSize"/>, scale to [0, 1], normalise with
+/// <see cref="Mean"/> / <see cref="Std"/>.
+/// </summary>
+public sealed record PreprocessSettings
+{
+    /// <summary>ImageNet channel means (RGB).</summary>
+    public static IReadOnlyList<float> ImageNetMean { get; } = [0.485f, 0.456f, 0.406f];
+
+    /// <summary>ImageNet channel standard deviations (RGB).</summary>
+    public static IReadOnlyList<float> ImageNetStd { get; } = [0.229f, 0.224f, 0.225f];
+
+    /// <summary>The common torchvision preset: 256 bilinear → 224.</summary>
+    public static PreprocessSettings Default { get; } = new();
+
+    /// <summary>Target length of the shorter side after resizing.</summary>
+    public int ResizeSize { get; init; } = 256;
+
+    /// <summary>Side of the square center crop.</summary>
+    public int CropSize { get; init; } = 224;
+
+    /// <summary>Resize filter.</summary>
+    public Interpolation Interpolation { get; init; } = Interpolation.Bilinear;
+
+    /// <summary>Per-channel mean subtracted after scaling to [0, 1].</summary>
+    public IReadOnlyList<float> Mean { get; init; } = ImageNetMean;
+
+    /// <summary>Per-channel standard deviation divided by.</summary>
+    public IReadOnlyList<float> Std { get; init; } = ImageNetStd;
+
+    /// <summary>Checks the values.</summary>
+    /// <exception cref="ArgumentException">A size is out of [8, 4096], or mean/std are not three values (std positive).</exception>
+    public PreprocessSettings Validated()
+    {
+        if (ResizeSize is < 8 or > 4096) throw new ArgumentException($"The resize size must be in [8, 4096] (got {ResizeSize}).");
+        if (CropSize is < 8 or > 4096) throw new ArgumentException($"The crop size must be in [8, 4096] (got {CropSize}).");
+        if (Mean.Count != 3 || Std.Count != 3 || Std.Any(s => !(s > 0)))
+            throw new ArgumentException("Mean and std need three values each (R, G, B), std positive.");
+        return this;
+    }
+}
+
+/// <summary>Turns decoded images into normalised model input, as torchvision's evaluation preset does with PIL images.</summary>
+/// <remarks>
+/// The resize is Pillow's own algorithm (<see cref="PillowResize"/>) on the 8-bit image, so for lossless inputs the
+/// result equals torchvision's <c>Resize → CenterCrop → ToTensor → Normalize</c> on a PIL image bit for bit (measured in
+/// docs/weights.md; torchvision's tensor path with <c>antialias=True</c> differs from both by up to one grey level).
+/// </remarks>
+public static class ImagePreprocessor
+{
+    /// <summary>The preprocessed image, <c>[3, crop, crop]</c> float32. The caller owns the tensor.</summary>
+    public static Tensor ToTensor(RgbImage image, PreprocessSettings settings)
+    {
+        settings.Validated();
+        (long height, long width) = ResizedSize(image.Height, image.Width, settings.ResizeSize);
+        RgbImage resized = PillowResize.Resize(image, (int)width, (int)height, settings.Interpolation);
+        using var scope = NewDisposeScope();
+        Tensor pixels = tensor(resized.Pixels, [resized.Height, resized.Width, 3], ScalarType.Byte).permute(2, 0, 1);
+        Tensor cropped = CenterCrop(pixels, settings.CropSize);
+        Tensor scaled = cropped.to_type(ScalarType.Float32).div_(255f);
+        Tensor mean = tensor(settings.Mean.ToArray()).view(3, 1, 1);
+        Tensor std = tensor(settings.Std.ToArray()).view(3, 1, 1);
+        return scaled.sub_(mean).div_(std).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>torchvision's shorter-side rule: the short side becomes <paramref name="size"/>, the long side keeps the aspect ratio (truncated).</summary>
+    public static (long Height, long Width) ResizedSize(long height, long width, int size)
+    {
+        bool wide = width >= height;
+        long shortSide = wide ? height : width, longSide = wide ? width : height;
+        long newLong = (long)(size * (double)longSide / shortSide);
+        return wide ? (size, newLong) : (newLong, size);
+    }
+
+    /// <summary>torchvision's <c>center_crop</c>: offsets rounded half to even, zero padding when the crop is larger than the image.</summary>
+    private static Tensor CenterCrop(Tensor image, int crop)
+    {
+        long height = image.shape[1], width = image.shape[2];
+        if (crop > height || crop > width)
+        {
+            long padTop = (crop - height) / 2, padLeft = (crop - width) / 2;
+            long padBottom = (crop - height + 1) / 2, padRight = (crop - width + 1) / 2;
+            image = nn.functional.pad(image, [Math.Max(padLeft, 0), Math.Max(padRight, 0), Math.Max(padTop, 0), Math.Max(padBottom, 0)]);
+            height = image.shape[1];
+            width = image.shape[2];
+            if (height == crop && width == crop) return image;
+        }
+        long top = (long)Math.Round((height - crop) / 2.0, MidpointRounding.ToEven);
+        long left = (long)Math.Round((width - crop) / 2.0, MidpointRounding.ToEven);
+        return image[.., TensorIndex.Slice(top, top + crop), TensorIndex.Slice(left, left + crop)];
+    }
+}

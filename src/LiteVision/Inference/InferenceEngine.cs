@@ -1,0 +1,188 @@
+using System.Text.Json;
+using LiteVision.Export.Onnx;
+using LiteVision.Models;
+using Microsoft.ML.OnnxRuntime;
+using static TorchSharp.torch;
+
+namespace LiteVision.Inference;
+
+/// <summary>The engines a model can run on.</summary>
+public enum InferenceBackend
+{
+    /// <summary>libtorch through TorchSharp (the model's own forward).</summary>
+    Torch,
+    /// <summary>ONNX Runtime on an exported graph.</summary>
+    Onnx,
+}
+
+/// <summary>Runs a classifier on batches of normalised images: <c>[N, C, S, S]</c> in, <c>[N, classes]</c> logits out.</summary>
+public interface IInferenceEngine : IDisposable
+{
+    /// <summary>Which engine this is.</summary>
+    InferenceBackend Backend { get; }
+
+    /// <summary>Number of output classes.</summary>
+    long NumClasses { get; }
+
+    /// <summary>
+    /// Runs <paramref name="batch"/> images held in <paramref name="images"/> (<c>batch·C·size·size</c> floats, NCHW,
+    /// already normalised) and returns the logits row by row (<c>batch·NumClasses</c> floats).
+    /// </summary>
+    float[] Run(float[] images, int batch, int size);
+}
+
+/// <summary>ONNX Runtime session settings.</summary>
+public sealed record OnnxSessionSettings
+{
+    /// <summary>Intra-op threads; 0 lets ONNX Runtime choose (one per physical core).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Graph optimisation level (default: all, including layout transformations).</summary>
+    public GraphOptimizationLevel Optimization { get; init; } = GraphOptimizationLevel.ORT_ENABLE_ALL;
+
+    /// <summary>When set, ONNX Runtime writes the graph it actually runs (after fusions) to this file, for inspection.</summary>
+    public string? OptimizedModelPath { get; init; }
+}
+
+/// <summary>An exported model on ONNX Runtime, with the preprocessing and labels read from its metadata.</summary>
+public sealed class OnnxEngine : IInferenceEngine
+{
+    private readonly InferenceSession _session;
+    private readonly RunOptions _runOptions = new();
+    private readonly string _inputName;
+    private readonly string _outputName;
+
+    /// <summary>Opens the ONNX file at <paramref name="path"/>.</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">ONNX Runtime cannot load the file.</exception>
+    public OnnxEngine(string path, OnnxSessionSettings? settings = null)
+        : this(File.Exists(path) ? File.ReadAllBytes(path) : throw new FileNotFoundException($"ONNX file '{path}' not found.", path), path, settings)
+    {
+    }
+
+    /// <summary>Loads a serialised ONNX model.</summary>
+    /// <exception cref="InvalidDataException">ONNX Runtime cannot load the model.</exception>
+    public OnnxEngine(byte[] model, string source = "<memory>", OnnxSessionSettings? settings = null)
+    {
+        settings ??= new OnnxSessionSettings();
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = settings.Optimization,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = settings.Threads,
+            InterOpNumThreads = 1,
+        };
+        if (settings.OptimizedModelPath is { } optimizedPath) options.OptimizedModelFilePath = optimizedPath;
+        try
+        {
+            _session = new InferenceSession(model, options);
+        }
+        catch (OnnxRuntimeException exception)
+        {
+            throw new InvalidDataException($"ONNX Runtime cannot load '{source}': {exception.Message}", exception);
+        }
+        _inputName = _session.InputMetadata.Keys.Single();
+        _outputName = _session.OutputMetadata.Keys.First();
+        Metadata = _session.ModelMetadata.CustomMetadataMap;
+        int[] outputShape = _session.OutputMetadata[_outputName].Dimensions;
+        NumClasses = outputShape.Length == 2 && outputShape[1] > 0 ? outputShape[1] : -1;
+        int[] inputShape = _session.InputMetadata[_inputName].Dimensions;
+        Input = ReadInputSpec(Metadata, inputShape);
+        Labels = Metadata.TryGetValue(OnnxMetadataKeys.Labels, out string? labels) ? JsonSerializer.Deserialize<string[]>(labels) : null;
+        ModelName = Metadata.TryGetValue(OnnxMetadataKeys.ModelName, out string? name) ? name : Path.GetFileNameWithoutExtension(source);
+        Macs = Metadata.TryGetValue(OnnxMetadataKeys.Macs, out string? macs) ? long.Parse(macs, System.Globalization.CultureInfo.InvariantCulture) : null;
+    }
+
+    /// <summary>Multiply-accumulates of one image, from the metadata (null when the file does not say).</summary>
+    public long? Macs { get; }
+
+    /// <inheritdoc />
+    public InferenceBackend Backend => InferenceBackend.Onnx;
+
+    /// <inheritdoc />
+    public long NumClasses { get; }
+
+    /// <summary>The model's <c>metadata_props</c>.</summary>
+    public IReadOnlyDictionary<string, string> Metadata { get; }
+
+    /// <summary>Input size and normalisation from the metadata (ImageNet's mean/std and the graph's size when absent).</summary>
+    public InputSpec Input { get; }
+
+    /// <summary>Class labels from the metadata, or null.</summary>
+    public IReadOnlyList<string>? Labels { get; }
+
+    /// <summary>The model name from the metadata (else the file name).</summary>
+    public string ModelName { get; }
+
+    /// <inheritdoc />
+    public float[] Run(float[] images, int batch, int size)
+    {
+        using OrtValue input = OrtValue.CreateTensorValueFromMemory(images, [batch, images.Length / ((long)batch * size * size), size, size]);
+        using IDisposableReadOnlyCollection<OrtValue> outputs = _session.Run(_runOptions, [_inputName], [input], [_outputName]);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+    }
+
+    /// <summary>Runs the graph and returns the named outputs (for calibration: intermediate values made outputs).</summary>
+    internal Dictionary<string, float[]> RunAll(float[] images, int batch, int size, IReadOnlyList<string> outputNames)
+    {
+        using OrtValue input = OrtValue.CreateTensorValueFromMemory(images, [batch, images.Length / ((long)batch * size * size), size, size]);
+        using IDisposableReadOnlyCollection<OrtValue> outputs = _session.Run(_runOptions, [_inputName], [input], outputNames.ToArray());
+        var result = new Dictionary<string, float[]>(StringComparer.Ordinal);
+        for (int i = 0; i < outputNames.Count; i++) result[outputNames[i]] = outputs[i].GetTensorDataAsSpan<float>().ToArray();
+        return result;
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _session.Dispose();
+        _runOptions.Dispose();
+    }
+
+    private static InputSpec ReadInputSpec(IReadOnlyDictionary<string, string> metadata, int[] inputShape)
+    {
+        int size = metadata.TryGetValue(OnnxMetadataKeys.InputSize, out string? text)
+            ? int.Parse(text, System.Globalization.CultureInfo.InvariantCulture)
+            : inputShape.Length == 4 && inputShape[3] > 0 ? inputShape[3] : 224;
+        IReadOnlyList<float> mean = metadata.TryGetValue(OnnxMetadataKeys.Mean, out string? m) ? InputSpec.ParseVector(m) : InputSpec.ImageNetMean;
+        IReadOnlyList<float> std = metadata.TryGetValue(OnnxMetadataKeys.Std, out string? s) ? InputSpec.ParseVector(s) : InputSpec.ImageNetStd;
+        return new InputSpec(size, mean, std);
+    }
+}
+
+/// <summary>A LiteVision model on libtorch (evaluation mode, no gradients).</summary>
+public sealed class TorchEngine : IInferenceEngine
+{
+    private readonly ImageClassifier _model;
+    private readonly bool _ownsModel;
+
+    /// <summary>Wraps <paramref name="model"/> (switched to evaluation mode); disposes it on dispose when <paramref name="ownsModel"/>.</summary>
+    public TorchEngine(ImageClassifier model, bool ownsModel = true)
+    {
+        _model = model;
+        _ownsModel = ownsModel;
+        _model.eval();
+    }
+
+    /// <inheritdoc />
+    public InferenceBackend Backend => InferenceBackend.Torch;
+
+    /// <inheritdoc />
+    public long NumClasses => _model.NumClasses;
+
+    /// <inheritdoc />
+    public float[] Run(float[] images, int batch, int size)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        long channels = images.Length / ((long)batch * size * size);
+        Tensor input = tensor(images, [batch, channels, size, size]);
+        return _model.call(input).data<float>().ToArray();
+    }
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        if (_ownsModel) _model.Dispose();
+    }
+}

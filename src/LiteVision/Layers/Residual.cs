@@ -1,0 +1,21 @@
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace LiteVision.Layers;
+
+/// <summary>
+/// Residual additions for blocks. TorchSharp 0.107's <c>a.add_(b)</c> and <c>a + b</c> pass <c>alpha = 1</c> as a
+/// temporary <see cref="Scalar"/> that nothing references during the native call, so the garbage collector can
+/// finalise (free) it while libtorch still reads it — seen as a rare crash in <c>c10::Scalar::toFloat</c>. These helpers
+/// pass one process-lifetime scalar instead. Use them in every forward pass (hot paths run millions of times).
+/// </summary>
+public static class Residual
+{
+    private static readonly Scalar One = 1.0;
+
+    /// <summary><paramref name="branch"/> += <paramref name="shortcut"/>, in place on a tensor the caller created; returns it.</summary>
+    public static Tensor AddInPlace(Tensor branch, Tensor shortcut) => branch.add_(shortcut, One);
+
+    /// <summary>A new tensor <paramref name="left"/> + <paramref name="right"/>.</summary>
+    public static Tensor Add(Tensor left, Tensor right) => left.add(right, One);
+}

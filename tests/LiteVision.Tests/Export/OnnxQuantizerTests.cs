@@ -1,0 +1,56 @@
+using LiteVision.Export.Onnx;
+using LiteVision.Inference;
+using LiteVision.Models;
+using LiteVision.Tests.Support;
+
+namespace LiteVision.Tests.Export;
+
+public sealed class OnnxQuantizerTests
+{
+    private const int Size = 64;
+
+    [Theory]
+    [InlineData("mobilenet_v2")]
+    [InlineData("mobilenet_v3_small")]
+    public void Int8_PassesChecker_QuantizesEveryConv_AndStaysCloseToFloat(string name)
+    {
+        using ImageClassifier model = OnnxTestModels.Random(name);
+        OnnxModel fp32 = OnnxExporter.Export(model, new OnnxExportOptions { ModelName = name, Input = InputSpec.ImageNet(Size) });
+        OnnxModel int8 = OnnxQuantizer.Quantize(fp32, OnnxQuantizer.GeneratedCalibration(Size, batches: 4, batch: 4));
+
+        using var directory = new TempDirectory();
+        string path = directory.File("int8.onnx");
+        int8.Save(path);
+        OnnxChecker.Check(path);
+        int convs = fp32.Graph.Nodes.Count(n => n.OpType is "Conv" or "Gemm");
+        Assert.Equal(convs, int8.Graph.Initializers.Count(t => t.DataType == OnnxDataType.Int8 && t.Name.EndsWith(".weight_quantized", StringComparison.Ordinal)));
+        var byName = int8.Graph.Initializers.ToDictionary(t => t.Name);
+        foreach (OnnxTensor scale in int8.Graph.Initializers.Where(t => t.Name.EndsWith(".weight_scale", StringComparison.Ordinal)))
+        {
+            OnnxTensor weight = byName[scale.Name.Replace("_scale", "_quantized", StringComparison.Ordinal)];
+            Assert.Equal([weight.Dims[0]], scale.Dims);                 // one scale per output channel
+        }
+        Assert.Equal("int8-qdq", int8.Metadata[OnnxMetadataKeys.Quantization]);
+        Assert.Equal(fp32.Graph.Initializers.Count(t => t.Name.EndsWith(".weight", StringComparison.Ordinal)),
+            int8.Graph.Initializers.Count(t => t.Name.EndsWith(".weight_scale", StringComparison.Ordinal)));   // per-channel scales for each weight
+
+        // Fresh inputs from the calibration distribution: int8 logits close to float, and mostly the same top-1.
+        using var floatEngine = new OnnxEngine(fp32.ToByteArray());
+        using var intEngine = new OnnxEngine(path);
+        (float[] images, int batch) = OnnxQuantizer.GeneratedCalibration(Size, batches: 1, batch: 16, seed: 99).Single();
+        float[] expected = floatEngine.Run(images, batch, Size);
+        float[] actual = intEngine.Run(images, batch, Size);
+        double error = Math.Sqrt(expected.Zip(actual, (e, a) => (e - a) * (e - a)).Sum() / expected.Sum(e => e * e));
+        Assert.True(error < 0.2, $"relative L2 error of int8 logits {error:0.000}");
+        Assert.True(error > 0, "int8 logits are identical to float: nothing was quantized");
+    }
+
+    [Fact]
+    public void Int8_WithoutCalibrationData_Throws()
+    {
+        using ImageClassifier model = OnnxTestModels.Random("mobilenet_v1_025");
+        OnnxModel fp32 = OnnxExporter.Export(model, new OnnxExportOptions { Input = InputSpec.ImageNet(32) });
+        Assert.Throws<ArgumentException>(() => OnnxQuantizer.Quantize(fp32, []));
+        Assert.Throws<ArgumentException>(() => OnnxQuantizer.Quantize(fp32, [(new float[5], 1)]));
+    }
+}

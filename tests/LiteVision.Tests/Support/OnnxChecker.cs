@@ -1,0 +1,32 @@
+using System.Diagnostics;
+
+namespace LiteVision.Tests.Support;
+
+/// <summary>Runs Debian's python3-onnx (1.12) <c>onnx.checker.check_model(full_check=True)</c> on files, at test time.</summary>
+internal static class OnnxChecker
+{
+    private const string Python = "/usr/bin/python3";
+
+    private const string Script = """
+        import sys, onnx
+        for path in sys.argv[1:]:
+            model = onnx.load(path)
+            onnx.checker.check_model(model, full_check=True)
+            print(path, model.opset_import[0].version, len(model.graph.node))
+        """;
+
+    /// <summary>Checks every file; fails the test with the checker's message when one is invalid.</summary>
+    public static string Check(params string[] paths)
+    {
+        var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add("-c");
+        start.ArgumentList.Add(Script);
+        foreach (string path in paths) start.ArgumentList.Add(path);
+        using Process process = Process.Start(start)!;
+        Task<string> stderr = process.StandardError.ReadToEndAsync();
+        string stdout = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        Assert.True(process.ExitCode == 0, $"onnx.checker rejected the file: {stderr.Result}");
+        return stdout;
+    }
+}
