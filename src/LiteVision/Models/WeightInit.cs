@@ -47,7 +47,7 @@ public static class WeightInit
             {
                 case Conv2d convolution when conv != ConvInit.Default:
                     if (conv == ConvInit.TruncatedNormal001)
-                        nn.init.trunc_normal_(convolution.weight!, 0, 0.01, -2, 2);
+                        TruncatedNormal001(convolution.weight!);
                     else
                         nn.init.kaiming_normal_(convolution.weight!, nonlinearity: nn.init.NonlinearityType.ReLU,
                             mode: conv == ConvInit.KaimingNormalFanIn ? nn.init.FanInOut.FanIn : nn.init.FanInOut.FanOut);
@@ -70,9 +70,13 @@ public static class WeightInit
                     if (dense.bias is { } zeroBias) nn.init.zeros_(zeroBias);
                     break;
                 case Linear dense when linear == LinearInit.TruncatedNormal001:
-                    nn.init.trunc_normal_(dense.weight!, 0, 0.01, -2, 2);
+                    TruncatedNormal001(dense.weight!);
                     break;
             }
         }
     }
+
+    // torchvision's trunc_normal_(std=0.01, a=-2, b=2): the bounds are 200σ away, so truncation is a clamp that never
+    // fires in practice. (TorchSharp 0.107's trunc_normal_ returned a near-constant tensor here, hence no call to it.)
+    private static void TruncatedNormal001(Tensor weight) => nn.init.normal_(weight, 0, 0.01).clamp_(-2, 2);
 }

@@ -83,15 +83,14 @@ public sealed class ClassicFamiliesTests
         });
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        Tensor logits = model.call(randn(2, 3, 32, 32));
+        Tensor logits = model.call(randn(1, 3, 32, 32));
         hook.remove();
-        Assert.Equal(new long[] { 2, 10 }, logits.shape);
+        Assert.Equal(new long[] { 1, 10 }, logits.shape);
         Assert.Equal(lastStageSize, stageShape![2]);
         Assert.Equal(lastStageSize, stageShape[3]);
     }
 
     [Theory]
-    [InlineData("resnetv2_50")]
     [InlineData("densenet121")]
     [InlineData("googlenet")]
     [InlineData("inception_resnet_v2")]
@@ -105,29 +104,26 @@ public sealed class ClassicFamiliesTests
         Assert.All(expected, kv => Assert.Equal(kv.Value, actual[kv.Key]));
     }
 
-    // ResNet V1 and SE-ResNet take the CIFAR ResNet's 3x3 stem conv (docs/small-input.md): only conv1.weight changes,
-    // [64, 3, 7, 7] → [64, 3, 3, 3], i.e. 64·3·(49 − 9) = 7,680 parameters fewer.
+    // ResNet V1/V2 and SE-ResNet take the CIFAR ResNet's 3x3 stem conv (docs/small-input.md): only the stem weight
+    // changes, [64, 3, 7, 7] → [64, 3, 3, 3], i.e. 64·3·(49 − 9) = 7,680 parameters fewer; every other shape is kept.
     [Theory]
-    [InlineData("resnet18", 11_681_832)]
-    [InlineData("resnet50", 25_549_352)]
-    [InlineData("seresnet50", 28_080_344)]
-    public void SmallInput_ResNetHasA3x3Stem(string name, long expectedParameters)
+    [InlineData("resnet18", "conv1.weight", 11_681_832)]
+    [InlineData("resnet50", "conv1.weight", 25_549_352)]
+    [InlineData("seresnet50", "conv1.weight", 28_080_344)]
+    [InlineData("resnetv2_50", "stem.conv.weight", 25_541_672)]
+    public void SmallInput_ResNetHasA3x3Stem(string name, string stemKey, long expectedParameters)
     {
         ModelInfo info = ModelZoo.Get(name);
         Assert.Equal(expectedParameters, info.CountParameters(new ModelOptions { SmallInput = true }));
         Assert.Equal(info.ParameterCount - 7_680, expectedParameters);
         using ImageClassifier normal = info.Create();
         using ImageClassifier small = info.Create(new ModelOptions { SmallInput = true });
-        Dictionary<string, Tensor> state = small.state_dict();
-        Assert.Equal(new long[] { 64, 3, 3, 3 }, state["conv1.weight"].shape);
-        Assert.Equal(normal.state_dict().Keys.Order(StringComparer.Ordinal), state.Keys.Order(StringComparer.Ordinal));
-    }
-
-    [Fact]
-    public void SmallInput_ResNetV2AlsoTakesA3x3Stem()
-    {
-        ModelInfo info = ModelZoo.Get("resnetv2_50");
-        Assert.Equal(info.ParameterCount - 7_680, info.CountParameters(new ModelOptions { SmallInput = true }));
+        Dictionary<string, long[]> expected = normal.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+        Dictionary<string, long[]> actual = small.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
+        Assert.Equal(new long[] { 64, 3, 3, 3 }, actual[stemKey]);
+        expected[stemKey] = [64, 3, 3, 3];
+        Assert.Equal(expected.Keys.Order(StringComparer.Ordinal), actual.Keys.Order(StringComparer.Ordinal));
+        Assert.All(expected, kv => Assert.Equal(kv.Value, actual[kv.Key]));
     }
 
     // ---- input sizes, init, options ----
