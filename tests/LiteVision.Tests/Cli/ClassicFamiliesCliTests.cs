@@ -1,18 +1,10 @@
 using System.Text.Json;
-using LiteVision.Cli;
+using static LiteVision.Tests.Cli.CliTests;
 
 namespace LiteVision.Tests.Cli;
 
 public sealed class ClassicFamiliesCliTests
 {
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = LiteVisionCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
-
     [Fact]
     public void Models_FamilyResnet_ListsTheFiveDepths()
     {
