@@ -28,10 +28,39 @@ internal static class TorchvisionOracle
                 ["op"] = "describe",
                 ["models"] = new JsonArray(new JsonObject { ["id"] = "m", ["builder"] = builder, ["kwargs"] = JsonNode.Parse(kwargsJson) }),
             };
-            JsonNode answer = Run(request)["m"]!;
-            var state = answer["state"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.AsArray().Select(d => d!.GetValue<long>()).ToArray());
-            return new TorchvisionModel(answer["params"]!.GetValue<long>(), state);
+            return Parse(Run(request)["m"]!);
         });
+    }
+
+    /// <summary>
+    /// Describes every configuration not yet cached in ONE oracle process (building many large models in one Python
+    /// start costs a fraction of one start per model); later <see cref="Describe"/> calls answer from the cache.
+    /// </summary>
+    public static void DescribeMany(IEnumerable<(string Builder, object? Kwargs)> models)
+    {
+        var pending = models
+            .Select(m => (m.Builder, Json: JsonSerializer.Serialize(m.Kwargs ?? new { })))
+            .Where(m => !Cache.ContainsKey(m.Builder + m.Json))
+            .Distinct()
+            .ToList();
+        if (pending.Count == 0) return;
+        var request = new JsonObject
+        {
+            ["op"] = "describe",
+            ["models"] = new JsonArray(pending.Select((m, i) => (JsonNode)new JsonObject
+            {
+                ["id"] = i.ToString(System.Globalization.CultureInfo.InvariantCulture), ["builder"] = m.Builder, ["kwargs"] = JsonNode.Parse(m.Json),
+            }).ToArray()),
+        };
+        JsonNode answer = Run(request);
+        for (int i = 0; i < pending.Count; i++)
+            Cache.TryAdd(pending[i].Builder + pending[i].Json, Parse(answer[i.ToString(System.Globalization.CultureInfo.InvariantCulture)]!));
+    }
+
+    private static TorchvisionModel Parse(JsonNode answer)
+    {
+        var state = answer["state"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.AsArray().Select(d => d!.GetValue<long>()).ToArray());
+        return new TorchvisionModel(answer["params"]!.GetValue<long>(), state);
     }
 
     /// <summary>Writes seeded weights, an input batch and torchvision's eval-mode logits as safetensors into <paramref name="directory"/>.</summary>
