@@ -10,8 +10,11 @@ namespace LiteVision.Weights;
 /// same for <c>norm.2</c>, <c>conv.1</c>, <c>conv.2</c>. The pattern is torchvision's <c>_load_state_dict</c> regex, extended
 /// to <c>num_batches_tracked</c>. Pure: keys that are not legacy pass through unchanged, tensors are not copied.
 /// </summary>
-public static partial class DenseNetLegacyKeys
+public sealed partial class DenseNetLegacyKeys : IStateDictAdapter
 {
+    /// <inheritdoc />
+    public string Name => "DenseNet legacy keys (norm.1 → norm1)";
+
     [GeneratedRegex(@"^(.*denselayer\d+\.(?:norm|relu|conv))\.((?:[12])\.(?:weight|bias|running_mean|running_var|num_batches_tracked))$")]
     private static partial Regex Legacy();
 
@@ -23,8 +26,9 @@ public static partial class DenseNetLegacyKeys
 
     /// <summary>A new dictionary with every key renamed (the same tensor objects).</summary>
     /// <exception cref="ArgumentException">Two keys map to the same name (a checkpoint mixing both forms of one key).</exception>
-    public static IReadOnlyDictionary<string, Tensor> Apply(IReadOnlyDictionary<string, Tensor> source)
+    public IReadOnlyDictionary<string, Tensor> Apply(IReadOnlyDictionary<string, Tensor> source)
     {
+        if (!source.Keys.Any(IsLegacy)) return source;
         var renamed = new Dictionary<string, Tensor>(source.Count, StringComparer.Ordinal);
         foreach ((string key, Tensor value) in source)
         {

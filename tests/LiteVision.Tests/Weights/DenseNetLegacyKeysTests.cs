@@ -38,7 +38,7 @@ public sealed class DenseNetLegacyKeysTests
         Assert.Contains("features.denseblock1.denselayer1.norm.1.weight", legacy.Keys);
         Assert.Throws<CheckpointMismatchException>(() => StateDictLoader.Load(model, legacy));
 
-        IReadOnlyDictionary<string, Tensor> renamed = DenseNetLegacyKeys.Apply(legacy);
+        IReadOnlyDictionary<string, Tensor> renamed = new DenseNetLegacyKeys().Apply(legacy);
         LoadReport report = StateDictLoader.Load(model, renamed);
         Assert.True(report.IsClean, report.Describe());
         Assert.True(model.state_dict()["features.denseblock3.denselayer5.conv2.weight"]
@@ -55,6 +55,28 @@ public sealed class DenseNetLegacyKeysTests
             ["features.denseblock1.denselayer1.norm.1.weight"] = zeros(2),
             ["features.denseblock1.denselayer1.norm1.weight"] = zeros(2),
         };
-        Assert.Throws<ArgumentException>(() => DenseNetLegacyKeys.Apply(source));
+        Assert.Throws<ArgumentException>(() => new DenseNetLegacyKeys().Apply(source));
+    }
+}
+
+public sealed class DenseNetLegacyCheckpointTests
+{
+    [Fact]
+    public void LoadWeights_AppliesTheDenseNetAdapter_ToALegacyCheckpointFile()
+    {
+        using var directory = new LiteVision.Tests.Support.TempDirectory();
+        using var donor = ModelZoo.Create("densenet121", new ModelOptions { NumClasses = 10 });
+        using var scope = NewDisposeScope();
+        // Old torchvision files spell the dense layers' norm1/conv1 as norm.1/conv.1.
+        var legacy = donor.state_dict().ToDictionary(
+            kv => Regex.Replace(kv.Key, @"(denselayer\d+\.(?:norm|conv))([12])\.", "$1.$2."), kv => kv.Value);
+        Assert.Contains("features.denseblock1.denselayer1.norm.1.weight", legacy.Keys);
+        string path = directory.File("densenet121-legacy.safetensors");
+        Safetensors.Write(path, legacy);
+
+        using var model = ModelZoo.Create("densenet121", new ModelOptions { NumClasses = 10 });
+        model.LoadWeights(path, strict: true);
+        Assert.True(model.state_dict()["features.denseblock1.denselayer1.norm1.weight"]
+            .eq(donor.state_dict()["features.denseblock1.denselayer1.norm1.weight"]).all().item<bool>());
     }
 }
