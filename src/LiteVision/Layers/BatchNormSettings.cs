@@ -18,6 +18,10 @@ public sealed record BatchNormSettings(double Eps = 1e-5, double Momentum = 0.1)
     /// <summary>TensorFlow's defaults as torchvision ports them: eps 1e-3, momentum 0.01.</summary>
     public static BatchNormSettings TensorFlow { get; } = new(1e-3, 0.01);
 
+    /// <summary>eps 1e-3 with PyTorch's momentum: the <c>BasicConv2d</c> of torchvision's GoogLeNet / Inception-v3 and of
+    /// timm's Inception-ResNet-v2 (ported from TensorFlow checkpoints).</summary>
+    public static BatchNormSettings Inception { get; } = new(1e-3);
+
     /// <summary>Creates a <see cref="BatchNorm2d"/> over <paramref name="channels"/> channels.</summary>
     public BatchNorm2d Create(long channels) => nn.BatchNorm2d(channels, eps: Eps, momentum: Momentum);
 }

@@ -46,6 +46,14 @@ public sealed class SqueezeExcitation : nn.Module<Tensor, Tensor>
     public static SqueezeExcitation ForEfficientNet(long expandedChannels, long blockInputChannels) =>
         new(expandedChannels, Math.Max(1, blockInputChannels / 4), Activation.SiLU, Activation.Sigmoid);
 
+    /// <summary>
+    /// SE-ResNet's rule (Hu et al., reduction r = 16, as timm's <c>seresnet*</c>): squeeze the block output to
+    /// <c>channels / 16</c> rounded to a multiple of 8, with ReLU and sigmoid. For ResNet widths (multiples of 128)
+    /// the rounding never changes the value: 256 → 16, 512 → 32, 1024 → 64, 2048 → 128.
+    /// </summary>
+    public static SqueezeExcitation ForResNet(long channels) =>
+        new(channels, MakeDivisible.Round(channels / 16.0, 8), Activation.ReLU, Activation.Sigmoid);
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {

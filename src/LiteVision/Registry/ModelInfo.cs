@@ -61,6 +61,10 @@ public sealed class ModelInfo
     /// <summary>Square input resolution the variant was designed for.</summary>
     public int DefaultInputSize { get; }
 
+    /// <summary>The smallest square input the default variant accepts (networks with unpadded convolutions, such as
+    /// Inception-ResNet-v2, need more than the usual 32).</summary>
+    public int MinInputSize { get; init; } = 32;
+
     /// <summary>One-line description.</summary>
     public string Description { get; }
 

@@ -42,6 +42,11 @@ public static class ModelZoo
         models.AddRange(MobileNetV3.Variants());
         models.AddRange(ShuffleNetV2.Variants());
         models.AddRange(EfficientNet.Variants());
+        models.AddRange(ResNet.Variants());
+        models.AddRange(ResNetV2.Variants());
+        models.AddRange(DenseNet.Variants());
+        models.AddRange(GoogLeNet.Variants());
+        models.AddRange(InceptionResNetV2.Variants());
         var byName = new OrderedDictionary<string, ModelInfo>(StringComparer.OrdinalIgnoreCase);
         foreach (ModelInfo model in models)
         {

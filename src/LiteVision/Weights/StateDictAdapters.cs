@@ -37,8 +37,11 @@ public sealed class StripPrefixAdapter(string prefix) : IStateDictAdapter
 /// </summary>
 public static class StateDictAdapters
 {
-    /// <summary>Applied to every checkpoint, whatever the family.</summary>
-    public static IReadOnlyList<IStateDictAdapter> Common { get; } = [new StripPrefixAdapter("module.")];
+    /// <summary>
+    /// Applied to every checkpoint, whatever the family. The DenseNet adapter is here rather than per family because it
+    /// renames only keys that exist in no other layout, so <c>model.LoadWeights(file)</c> works without naming the family.
+    /// </summary>
+    public static IReadOnlyList<IStateDictAdapter> Common { get; } = [new StripPrefixAdapter("module."), new DenseNetLegacyKeys()];
 
     private static readonly Dictionary<string, IStateDictAdapter[]> ByFamily = new(StringComparer.OrdinalIgnoreCase)
     {

@@ -60,4 +60,18 @@ public sealed class ConvNormActTests
     [Fact]
     public void IndivisibleGroups_AreRejected() =>
         Assert.Throws<ArgumentException>(() => new ConvNormAct(6, 8, groups: 4));
+
+    [Fact]
+    public void ConvBnKeys_RectangularKernel_AndExplicitPadding()
+    {
+        using var scope = NewDisposeScope();
+        using var layer = new ConvNormAct(4, 6, (1, 7), norm: BatchNormSettings.Inception, keys: ConvNormActKeys.ConvBn);
+        Assert.Equal(["conv.weight", "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var", "bn.num_batches_tracked"],
+            layer.state_dict().Keys.ToArray());
+        Assert.Equal(new long[] { 0, 3 }, layer.Conv.padding);
+        Assert.Equal(1e-3, layer.Norm!.eps);
+        Assert.Equal(new long[] { 1, 6, 9, 9 }, layer.call(randn(1, 4, 9, 9)).shape);
+        using var valid = new ConvNormAct(4, 6, kernelSize: 3, stride: 2, norm: BatchNormSettings.PyTorch, padding: 0);
+        Assert.Equal(new long[] { 1, 6, 4, 4 }, valid.call(randn(1, 4, 9, 9)).shape);
+    }
 }

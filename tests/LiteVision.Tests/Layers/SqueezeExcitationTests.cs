@@ -47,4 +47,15 @@ public sealed class SqueezeExcitationTests
         using var se = SqueezeExcitation.ForEfficientNet(expanded, blockInput);
         Assert.Equal(squeeze, se.SqueezeChannels);
     }
+
+    [Theory]
+    [InlineData(256, 16)]
+    [InlineData(512, 32)]
+    [InlineData(1024, 64)]
+    [InlineData(2048, 128)]
+    public void ResNetRule_SqueezesBy16(long channels, long squeeze)
+    {
+        using var se = SqueezeExcitation.ForResNet(channels);
+        Assert.Equal(squeeze, se.SqueezeChannels);
+    }
 }

@@ -64,7 +64,7 @@ public sealed class TorchvisionParityTests
 
     private static readonly Lazy<bool> Prefetched = new(() =>
     {
-        TorchvisionOracle.Prefetch(new[] { MobileNetCases, ShuffleNetCases, EfficientNetCases }
+        TorchvisionOracle.DescribeMany(new[] { MobileNetCases, ShuffleNetCases, EfficientNetCases }
             .SelectMany(data => ((IEnumerable<object[]>)data).Select(row => (Case)row[0]))
             .Select(c => (c.Builder, (object?)c.Kwargs, c.Patch)));
         return true;

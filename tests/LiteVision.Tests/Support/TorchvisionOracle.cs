@@ -26,34 +26,52 @@ internal static class TorchvisionOracle
     private const string Python = "/usr/bin/python3";
     private static readonly ConcurrentDictionary<string, TorchvisionModel> Cache = new();
 
-    /// <summary>Parameter count and state_dict shapes of <c>torchvision.models.{builder}(**kwargs)</c>.</summary>
+    /// <summary>Parameter count and state_dict shapes of <c>torchvision.models.{builder}(**kwargs)</c>, optionally patched.</summary>
     public static TorchvisionModel Describe(string builder, object? kwargs = null, OraclePatch? patch = null)
     {
-        Prefetch([(builder, kwargs, patch)]);
+        DescribeMany([(builder, kwargs, patch)]);
         return Cache[Key(builder, kwargs, patch)];
     }
 
-    /// <summary>Describes every configuration not yet cached in one run of the oracle (one Python start-up for all).</summary>
-    public static void Prefetch(IEnumerable<(string Builder, object? Kwargs, OraclePatch? Patch)> models)
+    /// <summary>
+    /// Describes every configuration not yet cached in ONE oracle process (building many large models in one Python
+    /// start costs a fraction of one start per model); later <see cref="Describe"/> calls answer from the cache.
+    /// </summary>
+    public static void DescribeMany(IEnumerable<(string Builder, object? Kwargs)> models) =>
+        DescribeMany(models.Select(m => (m.Builder, m.Kwargs, (OraclePatch?)null)));
+
+    /// <summary>As <see cref="DescribeMany(IEnumerable{ValueTuple{string, object}})"/>, with small-input patches.</summary>
+    public static void DescribeMany(IEnumerable<(string Builder, object? Kwargs, OraclePatch? Patch)> models)
     {
-        var missing = models.Select(m => (m.Builder, m.Kwargs, m.Patch, Key: Key(m.Builder, m.Kwargs, m.Patch)))
-            .Where(m => !Cache.ContainsKey(m.Key)).DistinctBy(m => m.Key).ToList();
-        if (missing.Count == 0) return;
-        var items = new JsonArray();
-        foreach (var m in missing)
+        var pending = models
+            .Select(m => (m.Builder, m.Kwargs, m.Patch, Key: Key(m.Builder, m.Kwargs, m.Patch)))
+            .Where(m => !Cache.ContainsKey(m.Key))
+            .DistinctBy(m => m.Key)
+            .ToList();
+        if (pending.Count == 0) return;
+        var request = new JsonObject
         {
-            items.Add(new JsonObject
+            ["op"] = "describe",
+            ["models"] = new JsonArray(pending.Select((m, i) => (JsonNode)new JsonObject
             {
-                ["id"] = m.Key, ["builder"] = m.Builder, ["kwargs"] = ToJson(m.Kwargs), ["patch"] = ToJson(m.Patch),
-            });
-        }
-        JsonNode answers = Run(new JsonObject { ["op"] = "describe", ["models"] = items });
-        foreach (var m in missing)
-        {
-            JsonNode answer = answers[m.Key]!;
-            var state = answer["state"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.AsArray().Select(d => d!.GetValue<long>()).ToArray());
-            Cache[m.Key] = new TorchvisionModel(answer["params"]!.GetValue<long>(), state);
-        }
+                ["id"] = i.ToString(System.Globalization.CultureInfo.InvariantCulture), ["builder"] = m.Builder,
+                ["kwargs"] = ToJson(m.Kwargs ?? new { }), ["patch"] = ToJson(m.Patch),
+            }).ToArray()),
+        };
+        JsonNode answer = Run(request);
+        for (int i = 0; i < pending.Count; i++)
+            Cache.TryAdd(pending[i].Key, Parse(answer[i.ToString(System.Globalization.CultureInfo.InvariantCulture)]!));
+    }
+
+    private static string Key(string builder, object? kwargs, OraclePatch? patch) =>
+        builder + JsonSerializer.Serialize(kwargs ?? new { }) + (patch is null ? "" : JsonSerializer.Serialize(patch));
+
+    private static JsonNode? ToJson(object? value) => value is null ? null : JsonNode.Parse(JsonSerializer.Serialize(value));
+
+    private static TorchvisionModel Parse(JsonNode answer)
+    {
+        var state = answer["state"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.AsArray().Select(d => d!.GetValue<long>()).ToArray());
+        return new TorchvisionModel(answer["params"]!.GetValue<long>(), state);
     }
 
     /// <summary>Writes seeded weights, an input batch and torchvision's eval-mode logits as safetensors into <paramref name="directory"/>.</summary>
@@ -62,16 +80,11 @@ internal static class TorchvisionOracle
     {
         var request = new JsonObject
         {
-            ["op"] = "reference", ["builder"] = builder, ["kwargs"] = ToJson(kwargs), ["patch"] = ToJson(patch),
+            ["op"] = "reference", ["builder"] = builder, ["kwargs"] = ToJson(kwargs ?? new { }), ["patch"] = ToJson(patch),
             ["input_size"] = inputSize, ["batch"] = batch, ["seed"] = seed, ["out"] = directory,
         };
         Run(request);
     }
-
-    private static string Key(string builder, object? kwargs, OraclePatch? patch) =>
-        builder + JsonSerializer.Serialize(kwargs ?? new { }) + JsonSerializer.Serialize(patch);
-
-    private static JsonNode? ToJson(object? value) => value is null ? null : JsonNode.Parse(JsonSerializer.Serialize(value));
 
     /// <summary>Sends <paramref name="request"/> to a script of tools/oracle and returns its JSON answer.</summary>
     internal static JsonNode Run(JsonObject request, string script = "torchvision_oracle.py")
