@@ -16,6 +16,7 @@ public sealed class StochasticDepth : nn.Module<Tensor, Tensor>
         if (probability is < 0 or > 1 || double.IsNaN(probability))
             throw new ArgumentOutOfRangeException(nameof(probability), probability, "Drop probability must be in [0, 1].");
         Probability = probability;
+        _survivorScale = probability < 1 ? 1 / (1 - probability) : 0.0;
     }
 
     /// <summary>
@@ -33,6 +34,9 @@ public sealed class StochasticDepth : nn.Module<Tensor, Tensor>
     /// <summary>The probability of dropping a sample's branch in training.</summary>
     public double Probability { get; }
 
+    // Held for the module's lifetime: a temporary Scalar could be freed by the GC during the native call (see Residual).
+    private readonly TorchSharp.Scalar _survivorScale;
+
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
@@ -42,7 +46,7 @@ public sealed class StochasticDepth : nn.Module<Tensor, Tensor>
         Array.Fill(maskShape, 1L);
         maskShape[0] = input.shape[0];
         Tensor mask = empty(maskShape, input.dtype, input.device).bernoulli_(survival);
-        if (survival > 0) mask.div_(survival);
+        if (survival > 0) mask.mul_(_survivorScale);
         return input * mask;
     }
 }

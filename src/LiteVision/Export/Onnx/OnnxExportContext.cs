@@ -1,3 +1,4 @@
+using LiteVision.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -98,7 +99,7 @@ public sealed class OnnxExportContext
         }
         (Tensor scale, Tensor shift) = BatchNormAffine(bn.Norm);
         Tensor weight = conv.weight!.to_type(ScalarType.Float64) * scale.view(-1, 1, 1, 1);
-        Tensor bias = conv.bias is { } convBias ? convBias.to_type(ScalarType.Float64) * scale + shift : shift;
+        Tensor bias = conv.bias is { } convBias ? Residual.Add(convBias.to_type(ScalarType.Float64) * scale, shift) : shift;
         string w = Graph.Initializer(weightKey, weight);
         string b = Graph.Initializer(Child(bn.Path, "bias"), bias);
         return Graph.Node("Conv", path, [input, w, b], attributes);
@@ -111,8 +112,9 @@ public sealed class OnnxExportContext
         Tensor variance = norm.running_var!.to_type(ScalarType.Float64);
         Tensor gamma = norm.weight?.to_type(ScalarType.Float64) ?? ones_like(mean);
         Tensor beta = norm.bias?.to_type(ScalarType.Float64) ?? zeros_like(mean);
-        Tensor scale = gamma / (variance + norm.eps).sqrt();
-        return (scale, beta - mean * scale);
+        // Residual.Add instead of '+'/'-': TorchSharp's operators pass a temporary Scalar the GC may free mid-call.
+        Tensor scale = gamma / Residual.Add(variance, full_like(variance, norm.eps)).sqrt();
+        return (scale, Residual.Add(beta, (mean * scale).neg()));
     }
 
     /// <summary>An exception saying that <paramref name="module"/> at <paramref name="path"/> uses an unsupported setting.</summary>
