@@ -59,6 +59,33 @@ public static class Safetensors
         return tensors;
     }
 
+    /// <summary>The <c>__metadata__</c> string map of <paramref name="path"/> (empty when it has none).</summary>
+    /// <exception cref="InvalidDataException">The header is malformed or the metadata is not a string map.</exception>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path)
+    {
+        using FileStream stream = File.OpenRead(path);
+        Span<byte> prefix = stackalloc byte[8];
+        if (stream.Length < 8 || stream.ReadAtLeast(prefix, 8, throwOnEndOfStream: false) < 8)
+            throw new InvalidDataException($"{path}: not a safetensors file (shorter than its 8-byte header length).");
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+        if (headerLength > MaxHeaderBytes || (long)headerLength > stream.Length - 8)
+            throw new InvalidDataException($"{path}: header length {headerLength} exceeds the file ({stream.Length} bytes) or the {MaxHeaderBytes}-byte limit.");
+        var header = new byte[headerLength];
+        stream.ReadExactly(header);
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(header);
+            if (document.RootElement.ValueKind != JsonValueKind.Object || !document.RootElement.TryGetProperty("__metadata__", out JsonElement metadata))
+                return new Dictionary<string, string>();
+            return metadata.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()!
+                : throw new InvalidDataException($"{path}: metadata '{p.Name}' is not a string."));
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: header is not valid JSON ({e.Message}).");
+        }
+    }
+
     /// <summary>Writes <paramref name="tensors"/> (any device; copied to the CPU) to <paramref name="path"/>, keys in ordinal order.</summary>
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
     {
