@@ -21,6 +21,8 @@ public static class LiteVisionCli
         var root = new RootCommand("LiteVision: build, inspect, train, export and run efficient image-classification CNNs.");
         root.Subcommands.Add(ModelsCommand.Create(output));
         root.Subcommands.Add(SummaryCommand.Create(output));
+        root.Subcommands.Add(TrainCommand.Create(output));
+        root.Subcommands.Add(EvalCommand.Create(output));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
