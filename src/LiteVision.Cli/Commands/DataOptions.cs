@@ -20,7 +20,7 @@ internal sealed class DataOptions
 
     public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 128 };
 
-    public Option<int> Workers { get; } = new("--workers") { Description = "Background threads that decode and augment.", DefaultValueFactory = _ => 1 };
+    public Option<int> Workers { get; } = new("--workers") { Description = "Background threads that decode and augment (0: on the training thread).", DefaultValueFactory = _ => 1 };
 
     public Option<int?> Threads { get; } = new("--threads") { Description = "libtorch intra-op threads (default: libtorch's choice)." };
 
@@ -41,7 +41,7 @@ internal sealed class DataOptions
         double split = parsed.GetValue(ValidationSplit);
         if (split is <= 0 or >= 1) throw new UsageException($"--val-split must be in (0, 1) (got {split}).");
         if (parsed.GetValue(BatchSize) < 1) throw new UsageException($"--batch-size must be positive (got {parsed.GetValue(BatchSize)}).");
-        if (parsed.GetValue(Workers) < 1) throw new UsageException($"--workers must be positive (got {parsed.GetValue(Workers)}).");
+        if (parsed.GetValue(Workers) < 0) throw new UsageException($"--workers must be 0 or more (got {parsed.GetValue(Workers)}).");
         if (parsed.GetValue(Threads) is { } threads)
         {
             if (threads < 1) throw new UsageException($"--threads must be positive (got {threads}).");

@@ -47,7 +47,7 @@ public sealed record LoaderOptions
     /// <summary>Seed of the order and of every augmentation draw.</summary>
     public long Seed { get; init; }
 
-    /// <summary>Background workers that decode and augment.</summary>
+    /// <summary>Background workers that decode and augment (0: make each batch on the consumer's thread, no prefetch).</summary>
     public int Workers { get; init; } = 2;
 
     /// <summary>Batches made ahead of the consumer (the queue bound).</summary>
@@ -86,7 +86,7 @@ public sealed class PrefetchingLoader
         ArgumentNullException.ThrowIfNull(dataset);
         ArgumentNullException.ThrowIfNull(options);
         if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), $"The batch size must be positive (got {options.BatchSize}).");
-        if (options.Workers < 1 || options.Prefetch < 1) throw new ArgumentOutOfRangeException(nameof(options), "Workers and prefetch must be positive.");
+        if (options.Workers < 0 || options.Prefetch < 1) throw new ArgumentOutOfRangeException(nameof(options), "Workers must be non-negative and prefetch positive.");
         if (dataset.Count == 0) throw new ArgumentException("The data set is empty.", nameof(dataset));
         if (options.DropLast && dataset.Count < options.BatchSize)
             throw new ArgumentException($"The data set has {dataset.Count} images, fewer than one batch of {options.BatchSize}.", nameof(dataset));
@@ -115,6 +115,12 @@ public sealed class PrefetchingLoader
     {
         int[] order = Order(epoch);
         int batches = BatchesPerEpoch;
+        if (_options.Workers == 0)
+        {
+            for (int index = startBatch; index < batches && !cancellation.IsCancellationRequested; index++)
+                yield return MakeBatch(epoch, index, order);
+            yield break;
+        }
         using var workers = new SemaphoreSlim(_options.Workers);
         var pending = new Queue<Task<Batch>>();
         int next = startBatch;
