@@ -39,8 +39,12 @@ public sealed class ConvNormAct : Sequential
     public static ConvNormAct Pointwise(long inChannels, long outChannels, BatchNormSettings norm, Activation activation) =>
         new(inChannels, outChannels, kernelSize: 1, norm: norm, activation: activation);
 
-    private static (string, nn.Module<Tensor, Tensor>)[] Layers(long inChannels, long outChannels, long kernelSize, long stride,
-        long groups, long dilation, BatchNormSettings? norm, Activation activation)
+    /// <summary>
+    /// The same conv → [norm] → [activation] layers, unwrapped, for torchvision models that write them inline in a longer
+    /// <c>nn.Sequential</c> (ShuffleNet's branches, ResNet's <c>downsample</c>), where they take consecutive indices.
+    /// </summary>
+    public static IReadOnlyList<nn.Module<Tensor, Tensor>> Flat(long inChannels, long outChannels, long kernelSize = 3, long stride = 1,
+        long groups = 1, long dilation = 1, BatchNormSettings? norm = null, Activation activation = Activation.ReLU)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inChannels);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outChannels);
@@ -54,6 +58,10 @@ public sealed class ConvNormAct : Sequential
         };
         if (norm is not null) layers.Add(norm.Create(outChannels));
         if (Activations.Create(activation) is { } act) layers.Add(act);
-        return layers.Select((layer, index) => (index.ToString(System.Globalization.CultureInfo.InvariantCulture), layer)).ToArray();
+        return layers;
     }
+
+    private static (string, nn.Module<Tensor, Tensor>)[] Layers(long inChannels, long outChannels, long kernelSize, long stride,
+        long groups, long dilation, BatchNormSettings? norm, Activation activation) =>
+        Flat(inChannels, outChannels, kernelSize, stride, groups, dilation, norm, activation).Select((layer, index) => (index.ToString(System.Globalization.CultureInfo.InvariantCulture), layer)).ToArray();
 }

@@ -22,8 +22,15 @@ public enum InvertedResidualLayout
 /// (dilation replaces down-sampling), but the block still counts as strided: it gets no residual, as in torchvision.</param>
 /// <param name="Activation">Activation of the expansion and depthwise convs.</param>
 /// <param name="Dilation">Depthwise dilation.</param>
+/// <param name="ConvStride">The depthwise conv's stride when it differs from the nominal <paramref name="Stride"/>
+/// (small-input variants run a nominally strided block at stride 1; like a dilated block it keeps the nominal stride
+/// for the residual rule, so it gets no new shortcut). Default: <paramref name="Stride"/>. A dilated conv always runs at 1.</param>
 public sealed record InvertedResidualSpec(long InChannels, long ExpandedChannels, long OutChannels, int Kernel, int Stride,
-    Activation Activation, int Dilation = 1);
+    Activation Activation, int Dilation = 1, int? ConvStride = null)
+{
+    /// <summary>The stride the depthwise conv actually runs at.</summary>
+    public int EffectiveStride => Dilation > 1 ? 1 : ConvStride ?? Stride;
+}
 
 /// <summary>
 /// Inverted residual with linear bottleneck (MobileNetV2, Sandler et al. 2018), optionally with
@@ -53,8 +60,8 @@ public sealed class InvertedResidual : nn.Module<Tensor, Tensor>
         var layers = new List<nn.Module<Tensor, Tensor>>();
         if (spec.ExpandedChannels != spec.InChannels)
             layers.Add(ConvNormAct.Pointwise(spec.InChannels, spec.ExpandedChannels, norm, spec.Activation));
-        int convStride = spec.Dilation > 1 ? 1 : spec.Stride;
-        layers.Add(ConvNormAct.Depthwise(spec.ExpandedChannels, spec.Kernel, convStride, norm, spec.Activation, spec.Dilation));
+        if (spec.EffectiveStride is not (1 or 2)) throw new ArgumentOutOfRangeException(nameof(spec), spec.ConvStride, "Conv stride must be 1 or 2.");
+        layers.Add(ConvNormAct.Depthwise(spec.ExpandedChannels, spec.Kernel, spec.EffectiveStride, norm, spec.Activation, spec.Dilation));
         if (squeezeExcitation is not null) layers.Add(squeezeExcitation);
         if (layout == InvertedResidualLayout.MobileNetV2)
         {

@@ -18,6 +18,18 @@ public sealed class StochasticDepth : nn.Module<Tensor, Tensor>
         Probability = probability;
     }
 
+    /// <summary>
+    /// The linear decay rule of EfficientNet (and torchvision's <c>stochastic_depth_prob</c>): block
+    /// <paramref name="blockIndex"/> (0-based) of <paramref name="blockCount"/> gets <c>rate · index / count</c>, so the
+    /// first block is never dropped and the rate rises linearly towards <paramref name="rate"/>.
+    /// </summary>
+    public static double LinearRate(double rate, int blockIndex, int blockCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(blockCount);
+        if (blockIndex < 0 || blockIndex >= blockCount) throw new ArgumentOutOfRangeException(nameof(blockIndex), blockIndex, $"Block index must be in [0, {blockCount}).");
+        return rate * blockIndex / blockCount;
+    }
+
     /// <summary>The probability of dropping a sample's branch in training.</summary>
     public double Probability { get; }
 

@@ -40,6 +40,8 @@ public static class ModelZoo
         models.AddRange(MobileNetV1.Variants());
         models.AddRange(MobileNetV2.Variants());
         models.AddRange(MobileNetV3.Variants());
+        models.AddRange(ShuffleNetV2.Variants());
+        models.AddRange(EfficientNet.Variants());
         var byName = new OrderedDictionary<string, ModelInfo>(StringComparer.OrdinalIgnoreCase);
         foreach (ModelInfo model in models)
         {

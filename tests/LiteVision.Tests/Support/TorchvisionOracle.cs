@@ -2,8 +2,17 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace LiteVision.Tests.Support;
+
+/// <summary>
+/// Changes the oracle makes to the torchvision model after building it: convs at <paramref name="Stride1"/> run at
+/// stride 1, modules at <paramref name="Identity"/> become <c>nn.Identity</c> (how small-input variants differ).
+/// </summary>
+public sealed record OraclePatch(
+    [property: JsonPropertyName("stride1")] string[] Stride1,
+    [property: JsonPropertyName("identity")] string[]? Identity = null);
 
 /// <summary>What torchvision says about one model configuration.</summary>
 internal sealed record TorchvisionModel(long Parameters, IReadOnlyDictionary<string, long[]> State);
@@ -18,32 +27,51 @@ internal static class TorchvisionOracle
     private static readonly ConcurrentDictionary<string, TorchvisionModel> Cache = new();
 
     /// <summary>Parameter count and state_dict shapes of <c>torchvision.models.{builder}(**kwargs)</c>.</summary>
-    public static TorchvisionModel Describe(string builder, object? kwargs = null)
+    public static TorchvisionModel Describe(string builder, object? kwargs = null, OraclePatch? patch = null)
     {
-        string kwargsJson = JsonSerializer.Serialize(kwargs ?? new { });
-        return Cache.GetOrAdd(builder + kwargsJson, _ =>
+        Prefetch([(builder, kwargs, patch)]);
+        return Cache[Key(builder, kwargs, patch)];
+    }
+
+    /// <summary>Describes every configuration not yet cached in one run of the oracle (one Python start-up for all).</summary>
+    public static void Prefetch(IEnumerable<(string Builder, object? Kwargs, OraclePatch? Patch)> models)
+    {
+        var missing = models.Select(m => (m.Builder, m.Kwargs, m.Patch, Key: Key(m.Builder, m.Kwargs, m.Patch)))
+            .Where(m => !Cache.ContainsKey(m.Key)).DistinctBy(m => m.Key).ToList();
+        if (missing.Count == 0) return;
+        var items = new JsonArray();
+        foreach (var m in missing)
         {
-            var request = new JsonObject
+            items.Add(new JsonObject
             {
-                ["op"] = "describe",
-                ["models"] = new JsonArray(new JsonObject { ["id"] = "m", ["builder"] = builder, ["kwargs"] = JsonNode.Parse(kwargsJson) }),
-            };
-            JsonNode answer = Run(request)["m"]!;
+                ["id"] = m.Key, ["builder"] = m.Builder, ["kwargs"] = ToJson(m.Kwargs), ["patch"] = ToJson(m.Patch),
+            });
+        }
+        JsonNode answers = Run(new JsonObject { ["op"] = "describe", ["models"] = items });
+        foreach (var m in missing)
+        {
+            JsonNode answer = answers[m.Key]!;
             var state = answer["state"]!.AsObject().ToDictionary(kv => kv.Key, kv => kv.Value!.AsArray().Select(d => d!.GetValue<long>()).ToArray());
-            return new TorchvisionModel(answer["params"]!.GetValue<long>(), state);
-        });
+            Cache[m.Key] = new TorchvisionModel(answer["params"]!.GetValue<long>(), state);
+        }
     }
 
     /// <summary>Writes seeded weights, an input batch and torchvision's eval-mode logits as safetensors into <paramref name="directory"/>.</summary>
-    public static void WriteReference(string builder, object? kwargs, int inputSize, string directory, int batch = 2, int seed = 0)
+    public static void WriteReference(string builder, object? kwargs, int inputSize, string directory, int batch = 2, int seed = 0,
+        OraclePatch? patch = null)
     {
         var request = new JsonObject
         {
-            ["op"] = "reference", ["builder"] = builder, ["kwargs"] = JsonNode.Parse(JsonSerializer.Serialize(kwargs ?? new { })),
+            ["op"] = "reference", ["builder"] = builder, ["kwargs"] = ToJson(kwargs), ["patch"] = ToJson(patch),
             ["input_size"] = inputSize, ["batch"] = batch, ["seed"] = seed, ["out"] = directory,
         };
         Run(request);
     }
+
+    private static string Key(string builder, object? kwargs, OraclePatch? patch) =>
+        builder + JsonSerializer.Serialize(kwargs ?? new { }) + JsonSerializer.Serialize(patch);
+
+    private static JsonNode? ToJson(object? value) => value is null ? null : JsonNode.Parse(JsonSerializer.Serialize(value));
 
     private static JsonNode Run(JsonObject request)
     {
