@@ -20,8 +20,8 @@ case "${1:-throughput}" in
     ;;
   rss)
     # 1000+ steps of batch 8; VmRSS sampled every 2 s.
-    cli train "$MODEL" --small-input --data fashion-mnist --limit-train 8200 --limit-test 64 --epochs 1 --batch-size 8 \
-      --threads "$THREADS" --out /tmp/litevision-rss > "$OUT/rss-train.txt" & pid=$!
+    dotnet src/LiteVision.Cli/bin/Release/net10.0/LiteVision.Cli.dll train "$MODEL" --small-input --data fashion-mnist \
+      --limit-train 8200 --limit-test 64 --epochs 1 --batch-size 8 --threads "$THREADS" --out /tmp/litevision-rss > "$OUT/rss-train.txt" & pid=$!
     echo "seconds,rss_mib" > "$OUT/rss.csv"; t=0
     while kill -0 $pid 2>/dev/null; do
       rss=$(awk '/VmRSS/ {print int($2/1024)}' /proc/$pid/status 2>/dev/null || true)

@@ -3,9 +3,7 @@ using LiteVision.Data;
 using LiteVision.Models;
 using LiteVision.Registry;
 using LiteVision.Training;
-using LiteVision.Weights;
 using Spectre.Console;
-using static TorchSharp.torch;
 
 namespace LiteVision.Cli.Commands;
 
@@ -34,15 +32,7 @@ internal static class EvalCommand
             options = TrainCommand.WithDataClasses(parsed, binder, options, split);
             int size = parsed.GetValue(data.ImageSize) ?? (split.IsSmall ? split.Test.Height : info.InputSizeFor(options));
             using ImageClassifier model = info.Create(options);
-            Dictionary<string, Tensor> tensors = Safetensors.Read(weightsPath);
-            try
-            {
-                StateDictLoader.Load(model, tensors);
-            }
-            finally
-            {
-                foreach (Tensor t in tensors.Values) t.Dispose();
-            }
+            TrainCommand.LoadWeights(model, weightsPath, strict: true);
             EvaluationResult result = Evaluator.Run(model, data.EvalLoader(parsed, split, size));
             string directory = parsed.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(weightsPath))!;
             Directory.CreateDirectory(directory);

@@ -159,14 +159,20 @@ internal static class TrainCommand
 
     private static void LoadInitialWeights(ImageClassifier model, string path, TextWriter output)
     {
+        LoadReport report = LoadWeights(model, path, strict: false);
+        if (report.Missing.Count > 0 || report.Unexpected.Count > 0)
+            throw new UsageException($"{path} does not fit the model: {report.Describe()}");
+        if (report.ShapeMismatches.Count > 0)
+            output.WriteLine($"--weights: {report.ShapeMismatches.Count} mis-shaped tensors left at their initial values ({string.Join(", ", report.ShapeMismatches.Select(m => m.Key))})");
+    }
+
+    /// <summary>Loads a safetensors file into <paramref name="model"/> by key and frees the file's tensors.</summary>
+    internal static LoadReport LoadWeights(ImageClassifier model, string path, bool strict)
+    {
         Dictionary<string, Tensor> tensors = Safetensors.Read(path);
         try
         {
-            LoadReport report = StateDictLoader.Load(model, tensors, strict: false);
-            if (report.Missing.Count > 0 || report.Unexpected.Count > 0)
-                throw new UsageException($"{path} does not fit the model: {report.Describe()}");
-            if (report.ShapeMismatches.Count > 0)
-                output.WriteLine($"--weights: {report.ShapeMismatches.Count} mis-shaped tensors left at their initial values ({string.Join(", ", report.ShapeMismatches.Select(m => m.Key))})");
+            return StateDictLoader.Load(model, tensors, strict);
         }
         finally
         {

@@ -9,13 +9,7 @@ public sealed class TrainEvalCliTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static (int Code, string Output, string Error) Run(params string[] args)
-    {
-        var output = new StringWriter();
-        var error = new StringWriter();
-        int code = LiteVisionCli.Run(args, output, error);
-        return (code, output.ToString(), error.ToString());
-    }
+    private static (int Code, string Output, string Error) Run(params string[] args) => CliTests.Run(args);
 
     [Fact]
     public void Train_ThenResume_ThenEval_WriteEveryFile()
