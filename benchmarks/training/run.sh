@@ -3,18 +3,21 @@
 #   bash benchmarks/training/run.sh throughput   # LiteVision vs PyTorch images/s, same model/batch/threads, one run
 #   bash benchmarks/training/run.sh rss          # resident memory over >= 1000 training steps
 #   bash benchmarks/training/run.sh accuracy     # full Fashion-MNIST: test accuracy and wall time
-# Environment: MODEL (default shufflenet_v2_x0_5), BATCH (128), THREADS (2), EPOCHS (accuracy run, 3).
+# Environment: MODEL (default shufflenet_v2_x0_5), BATCH (128), THREADS (1), EPOCHS (accuracy run, 3).
+# On a shared, oversubscribed machine use THREADS=1 (or OMP_WAIT_POLICY=PASSIVE): spinning OpenMP workers that lose
+# their core make every parallel op wait (measured: 2 threads 2 img/s, 1 thread 44 img/s at batch 8 under load 15).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-MODEL=${MODEL:-shufflenet_v2_x0_5}; BATCH=${BATCH:-128}; THREADS=${THREADS:-2}; EPOCHS=${EPOCHS:-3}
+MODEL=${MODEL:-shufflenet_v2_x0_5}; BATCH=${BATCH:-128}; THREADS=${THREADS:-1}; EPOCHS=${EPOCHS:-3}
 OUT=benchmarks/training/results; mkdir -p "$OUT"
 dotnet build src/LiteVision.Cli -c Release -v q >/dev/null
 cli() { dotnet src/LiteVision.Cli/bin/Release/net10.0/LiteVision.Cli.dll "$@"; }
 case "${1:-throughput}" in
   throughput)
     steps=20
-    # LiteVision: the real trainer (loader on one worker, no augmentation) over steps*batch bundled images.
-    cli train "$MODEL" --small-input --data bundled --limit-train $((steps * BATCH + BATCH)) --limit-test 64 --epochs 1 \
+    # LiteVision: the real trainer (loader on one worker, no augmentation), 2 epochs of `steps` batches; the second
+    # epoch's images/s is the warm figure (PyTorch: 3 warm-up steps, then `steps` timed steps on a synthetic batch).
+    cli train "$MODEL" --small-input --data bundled --limit-train $((steps * BATCH)) --limit-test 64 --epochs 2 \
       --warmup 0 --batch-size "$BATCH" --threads "$THREADS" --augment none --out /tmp/litevision-throughput | tee "$OUT/throughput-litevision.txt"
     /usr/bin/python3 benchmarks/training/torch_throughput.py "$MODEL" "$BATCH" "$THREADS" "$steps" | tee "$OUT/throughput-pytorch.txt"
     ;;
