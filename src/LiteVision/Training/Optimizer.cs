@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LiteVision.Training;
@@ -49,31 +50,37 @@ public sealed class Optimizer : IDisposable
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         double momentum = _recipe.Momentum, decay = _recipe.WeightDecay;
+        double correction1 = 1 - Math.Pow(momentum, Steps);
+        double correction2 = 1 - Math.Pow(_recipe.Beta2, Steps);
+        // Scalars are created once per step and disposed after it: TorchSharp's implicit conversions make temporaries
+        // that the GC may free while libtorch still reads them (see LiteVision.Layers.Residual).
+        using Scalar one = 1.0.ToScalar(), momentumS = momentum.ToScalar(), decayS = decay.ToScalar(), minusLr = (-lr).ToScalar(),
+            decayFactor = (1 - lr * decay).ToScalar(), oneMinusMomentum = (1 - momentum).ToScalar(), beta2 = _recipe.Beta2.ToScalar(),
+            oneMinusBeta2 = (1 - _recipe.Beta2).ToScalar(), correction2S = correction2.ToScalar(), epsilon = 1e-8.ToScalar(),
+            stepSize = (-lr / correction1).ToScalar();
         foreach (var (name, parameter, decays) in _parameters)
         {
             if (parameter.grad is not { } grad) continue;
             if (_recipe.Optimizer == OptimizerKind.Sgd)
             {
-                Tensor g = decays && decay > 0 ? grad.add(parameter, alpha: decay) : grad;
+                Tensor g = decays && decay > 0 ? grad.add(parameter, decayS) : grad;
                 if (momentum > 0)
                 {
                     Tensor buffer = Buffer($"{name}.momentum_buffer", parameter);
-                    buffer.mul_(momentum).add_(g);
-                    g = g.add(buffer, alpha: momentum);   // Nesterov
+                    buffer.mul_(momentumS).add_(g, one);
+                    g = g.add(buffer, momentumS);   // Nesterov
                 }
-                parameter.add_(g, alpha: -lr);
+                parameter.add_(g, minusLr);
             }
             else
             {
-                if (decays && decay > 0) parameter.mul_(1 - lr * decay);
+                if (decays && decay > 0) parameter.mul_(decayFactor);
                 Tensor m = Buffer($"{name}.exp_avg", parameter);
                 Tensor v = Buffer($"{name}.exp_avg_sq", parameter);
-                m.mul_(momentum).add_(grad, alpha: 1 - momentum);
-                v.mul_(_recipe.Beta2).addcmul_(grad, grad, value: 1 - _recipe.Beta2);
-                double correction1 = 1 - Math.Pow(momentum, Steps);
-                double correction2 = 1 - Math.Pow(_recipe.Beta2, Steps);
-                Tensor denominator = v.div(correction2).sqrt_().add_(1e-8);
-                parameter.addcdiv_(m, denominator, value: -lr / correction1);
+                m.mul_(momentumS).add_(grad, oneMinusMomentum);
+                v.mul_(beta2).addcmul_(grad, grad, oneMinusBeta2);
+                Tensor denominator = v.div(correction2S).sqrt_().add_(epsilon, one);
+                parameter.addcdiv_(m, denominator, stepSize);
             }
         }
     }
@@ -88,7 +95,7 @@ public sealed class Optimizer : IDisposable
         double norm = stack(grads.Select(g => g.norm()).ToArray()).norm().item<float>();
         if (norm > maxNorm)
         {
-            double factor = maxNorm / (norm + 1e-6);
+            using Scalar factor = (maxNorm / (norm + 1e-6)).ToScalar();
             foreach (Tensor g in grads) g.mul_(factor);
         }
         return norm;
@@ -164,9 +171,10 @@ public sealed class ModelEma : IDisposable
     {
         double d = Math.Min(Decay, (1.0 + updates) / (10.0 + updates));
         using var noGrad = no_grad();
+        using Scalar weight = (1 - d).ToScalar();
         foreach (var (avg, src) in _pairs)
         {
-            if (avg.is_floating_point()) avg.lerp_(src, 1 - d);
+            if (avg.is_floating_point()) avg.lerp_(src, weight);
             else avg.copy_(src);
         }
     }
