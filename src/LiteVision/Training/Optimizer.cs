@@ -171,10 +171,9 @@ public sealed class ModelEma : IDisposable
     {
         double d = Math.Min(Decay, (1.0 + updates) / (10.0 + updates));
         using var noGrad = no_grad();
-        using Scalar weight = (1 - d).ToScalar();
         foreach (var (avg, src) in _pairs)
         {
-            if (avg.is_floating_point()) avg.lerp_(src, weight);
+            if (avg.is_floating_point()) avg.lerp_(src, 1 - d);
             else avg.copy_(src);
         }
     }
