@@ -47,7 +47,7 @@ internal static class ExportCommand
             List<(float[], int)>? batches = calibrationFile is null ? null : ReadCalibration(calibrationFile, size);
 
             using ImageClassifier model = ModelSource.Create(info, options, parsed.GetValue(weights));
-            OnnxModel onnx = OnnxExporter.Export(model, ModelSource.ExportOptions(info, size, version, labelList));
+            OnnxModel onnx = OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size, version, labelList));
             if (batches is not null) onnx = OnnxQuantizer.Quantize(onnx, batches);
             onnx.Save(path);
             long bytes = new FileInfo(path).Length;
