@@ -52,11 +52,15 @@ internal static class ModelSource
     /// model's preset (<see cref="PreprocessPresets"/>) in the metadata: its resize and filter when the size is the
     /// preset's crop, else <c>size · 256 / 224</c>; its mean/std.</summary>
     public static OnnxExportOptions ExportOptions(ModelInfo info, ModelOptions options, int size, int opset = OnnxExportOptions.MaxOpset,
-        IReadOnlyList<string>? labels = null)
+        IReadOnlyList<string>? labels = null) =>
+        ExportOptions(info, Preprocessing(info, options, size), opset, labels);
+
+    /// <summary>The model's preset (<see cref="PreprocessPresets"/>) for input <paramref name="size"/>: the preset itself
+    /// when the size is its crop, else <c>size · 256 / 224</c> bilinear with the preset's mean/std.</summary>
+    public static PreprocessSettings Preprocessing(ModelInfo info, ModelOptions options, int size)
     {
         PreprocessSettings preset = PreprocessPresets.For(info, options);
-        PreprocessSettings settings = preset.CropSize == size ? preset : PreprocessSettings.ForCrop(size) with { Mean = preset.Mean, Std = preset.Std };
-        return ExportOptions(info, settings, opset, labels);
+        return preset.CropSize == size ? preset : PreprocessSettings.ForCrop(size) with { Mean = preset.Mean, Std = preset.Std };
     }
 
     /// <summary>Export options for <paramref name="info"/> whose input and metadata are <paramref name="preprocessing"/>'s.</summary>

@@ -161,8 +161,7 @@ internal static class PredictCommand
         {
             if (Directory.Exists(argument))
             {
-                var found = Directory.EnumerateFiles(argument).Where(f => ImageDecoder.Extensions.Contains(Path.GetExtension(f)))
-                    .Order(StringComparer.Ordinal).ToList();
+                IReadOnlyList<string> found = ImageDecoder.FindImages(argument);
                 if (found.Count == 0) throw new UsageException($"No images (JPEG, PNG, BMP, WebP) in folder {argument}.");
                 files.AddRange(found);
             }

@@ -85,6 +85,16 @@ public static class ImagePreprocessor
         return scaled.sub_(mean).div_(std).MoveToOuterDisposeScope();
     }
 
+    /// <summary>Decodes the image file at <paramref name="path"/> and writes its preprocessed pixels into
+    /// <paramref name="target"/> (<c>3 · crop · crop</c> floats, CHW, normalised).</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not a decodable image.</exception>
+    public static void PreprocessFile(string path, PreprocessSettings settings, Span<float> target)
+    {
+        using var scope = NewDisposeScope();
+        ToTensor(ImageDecoder.Decode(path), settings).data<float>().CopyTo(target);
+    }
+
     /// <summary>torchvision's shorter-side rule: the short side becomes <paramref name="size"/>, the long side keeps the aspect ratio (truncated).</summary>
     public static (long Height, long Width) ResizedSize(long height, long width, int size)
     {

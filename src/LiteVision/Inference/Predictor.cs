@@ -1,6 +1,5 @@
 using LiteVision.Imaging;
 using LiteVision.Models;
-using static TorchSharp.torch;
 
 namespace LiteVision.Inference;
 
@@ -119,16 +118,8 @@ public sealed class Predictor : IDisposable
     public IReadOnlyList<ImagePrediction> PredictFiles(IReadOnlyList<string> images, int topK = 5, Action<int>? progress = null)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(topK);
-        float[][] logits = RunBatches(images.Count, (i, target) => Preprocess(images[i], target), progress);
+        float[][] logits = RunBatches(images.Count, (i, target) => ImagePreprocessor.PreprocessFile(images[i], Preprocessing, target), progress);
         return logits.Select((l, i) => new ImagePrediction(images[i], TopK(l, topK))).ToList();
-    }
-
-    /// <summary>Decodes and preprocesses one image file into <paramref name="target"/> (<c>3·crop·crop</c> floats, normalised).</summary>
-    public void Preprocess(string image, Span<float> target)
-    {
-        using var scope = NewDisposeScope();
-        Tensor pixels = ImagePreprocessor.ToTensor(ImageDecoder.Decode(image), Preprocessing);
-        pixels.data<float>().CopyTo(target);
     }
 
     /// <summary>Softmax of <paramref name="logits"/> (in float64) and its <paramref name="k"/> largest entries, ties by index.</summary>
