@@ -26,6 +26,8 @@ public static class LiteVisionCli
         root.Subcommands.Add(ExportCommand.Create(output));
         root.Subcommands.Add(BenchCommand.Create(output));
         root.Subcommands.Add(PredictCommand.Create(output, error));
+        root.Subcommands.Add(TrainCommand.Create(output));
+        root.Subcommands.Add(EvalCommand.Create(output));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -9,6 +9,12 @@ Reads one JSON request on stdin and writes one JSON answer on stdout.
   {"op": "reference", "builder": ..., "kwargs": {...}, "input_size": 224, "batch": 2, "seed": 0, "out": DIR}
       -> writes DIR/weights.safetensors (seeded weights, randomised BN statistics), DIR/input.safetensors and
          DIR/logits.safetensors (eval-mode output of torchvision on that input); answers {"files": [...]}.
+
+Both take optional "patch": {"stride1": ["conv1.0", ...], "identity": ["maxpool", ...]} (per model for describe):
+convolutions at those paths run at stride 1 and modules at those paths become nn.Identity, the way LiteVision's
+small-input variants change a network (docs/small-input.md). The builder "efficientnet_scaled" takes kwargs
+width_mult, depth_mult, dropout, tf_bn (bool) and EfficientNet's own (num_classes, stochastic_depth_prob): torchvision's
+EfficientNet class on the B0 table with free compound coefficients.
 """
 import json
 import os
@@ -19,14 +25,34 @@ import torch
 import torchvision
 
 
-def build(builder, kwargs):
-    return getattr(torchvision.models, builder)(weights=None, **kwargs)
+def build(builder, kwargs, patch=None):
+    if builder == "efficientnet_scaled":
+        from functools import partial
+        from torchvision.models.efficientnet import EfficientNet, _efficientnet_conf
+        kwargs = dict(kwargs)
+        setting, last_channel = _efficientnet_conf("efficientnet_b0", width_mult=kwargs.pop("width_mult", 1.0),
+                                                   depth_mult=kwargs.pop("depth_mult", 1.0))
+        if kwargs.pop("tf_bn", False):
+            kwargs["norm_layer"] = partial(torch.nn.BatchNorm2d, eps=0.001, momentum=0.01)
+        model = EfficientNet(setting, kwargs.pop("dropout", 0.2), last_channel=last_channel, **kwargs)
+    else:
+        model = getattr(torchvision.models, builder)(weights=None, **kwargs)
+    patch = patch or {}
+    for path in patch.get("stride1") or []:
+        conv = model.get_submodule(path)
+        if not isinstance(conv, torch.nn.Conv2d):
+            raise SystemExit(f"{path} is a {type(conv).__name__}, not a Conv2d")
+        conv.stride = (1, 1)
+    for path in patch.get("identity") or []:
+        parent, _, name = path.rpartition(".")
+        setattr(model.get_submodule(parent) if parent else model, name, torch.nn.Identity())
+    return model
 
 
 def describe(request):
     answer = {}
     for item in request["models"]:
-        model = build(item["builder"], item.get("kwargs", {}))
+        model = build(item["builder"], item.get("kwargs", {}), item.get("patch"))
         answer[item["id"]] = {
             "params": sum(p.numel() for p in model.parameters()),
             "state": {k: list(v.shape) for k, v in model.state_dict().items()},
@@ -59,7 +85,7 @@ def save_safetensors(tensors, path):
 def seeded_model(request):
     """torchvision's model with seeded weights and randomised BatchNorm statistics, in eval mode."""
     torch.manual_seed(request.get("seed", 0))
-    model = build(request["builder"], request.get("kwargs", {}))
+    model = build(request["builder"], request.get("kwargs", {}), request.get("patch"))
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):

@@ -38,6 +38,20 @@ public static class ImageDecoder
         return Decode(data, path);
     }
 
+    /// <summary>
+    /// Decodes <paramref name="path"/>, resizes its shorter side to <paramref name="size"/> (bilinear, as torchvision's
+    /// <c>Resize</c> on a PIL image) and keeps the centre square, writing <c>3 · size · size</c> RGB bytes in CHW order
+    /// to <paramref name="destination"/> (the form the training data sets store).
+    /// </summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not a decodable image.</exception>
+    public static void DecodeSquare(string path, int size, Span<byte> destination)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size);
+        if (destination.Length < 3 * size * size) throw new ArgumentException("Destination is smaller than 3 x size x size.", nameof(destination));
+        ImagePreprocessor.ToSquareBytes(Decode(path), size, destination);
+    }
+
     /// <summary>Decodes an encoded image held in memory; <paramref name="source"/> names it in errors.</summary>
     public static RgbImage Decode(byte[] encoded, string source)
     {

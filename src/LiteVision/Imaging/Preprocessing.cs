@@ -95,6 +95,16 @@ public static class ImagePreprocessor
         ToTensor(ImageDecoder.Decode(path), settings).data<float>().CopyTo(target);
     }
 
+    /// <summary>Bilinear shorter-side resize to <paramref name="size"/> and centre crop, as CHW bytes into <paramref name="destination"/>.</summary>
+    public static void ToSquareBytes(RgbImage image, int size, Span<byte> destination)
+    {
+        (long height, long width) = ResizedSize(image.Height, image.Width, size);
+        RgbImage resized = PillowResize.Resize(image, (int)width, (int)height, Interpolation.Bilinear);
+        using var scope = NewDisposeScope();
+        Tensor pixels = tensor(resized.Pixels, [resized.Height, resized.Width, 3], ScalarType.Byte).permute(2, 0, 1);
+        CenterCrop(pixels, size).contiguous().bytes.CopyTo(destination);
+    }
+
     /// <summary>torchvision's shorter-side rule: the short side becomes <paramref name="size"/>, the long side keeps the aspect ratio (truncated).</summary>
     public static (long Height, long Width) ResizedSize(long height, long width, int size)
     {

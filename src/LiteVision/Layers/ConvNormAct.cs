@@ -73,12 +73,28 @@ public sealed class ConvNormAct : Sequential
     public static ConvNormAct Pointwise(long inChannels, long outChannels, BatchNormSettings norm, Activation activation) =>
         new(inChannels, outChannels, kernelSize: 1, norm: norm, activation: activation);
 
+    /// <summary>
+    /// The same conv → [norm] → [activation] layers, unwrapped, for torchvision models that write them inline in a longer
+    /// <c>nn.Sequential</c> (ShuffleNet's branches), where they take consecutive indices.
+    /// </summary>
+    public static IReadOnlyList<nn.Module<Tensor, Tensor>> Flat(long inChannels, long outChannels, long kernelSize = 3, long stride = 1,
+        long groups = 1, long dilation = 1, BatchNormSettings? norm = null, Activation activation = Activation.ReLU) =>
+        Modules(inChannels, outChannels, (kernelSize, kernelSize), stride, groups, dilation, norm, activation, padding: null);
+
     private static readonly string[] IndexedNames = ["0", "1", "2"];
     private static readonly string[] ConvBnNames = ["conv", "bn", "act"];
 
     private static (string, nn.Module<Tensor, Tensor>)[] Layers(long inChannels, long outChannels, (long Height, long Width) kernelSize,
         long stride, long groups, long dilation, BatchNormSettings? norm, Activation activation, (long Height, long Width)? padding,
         ConvNormActKeys keys)
+    {
+        string[] names = keys == ConvNormActKeys.ConvBn ? ConvBnNames : IndexedNames;
+        return Modules(inChannels, outChannels, kernelSize, stride, groups, dilation, norm, activation, padding)
+            .Select((layer, index) => (names[index], layer)).ToArray();
+    }
+
+    private static List<nn.Module<Tensor, Tensor>> Modules(long inChannels, long outChannels, (long Height, long Width) kernelSize,
+        long stride, long groups, long dilation, BatchNormSettings? norm, Activation activation, (long Height, long Width)? padding)
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(inChannels);
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(outChannels);
@@ -92,7 +108,6 @@ public sealed class ConvNormAct : Sequential
         };
         if (norm is not null) layers.Add(norm.Create(outChannels));
         if (Activations.Create(activation) is { } act) layers.Add(act);
-        string[] names = keys == ConvNormActKeys.ConvBn ? ConvBnNames : IndexedNames;
-        return layers.Select((layer, index) => (names[index], layer)).ToArray();
+        return layers;
     }
 }

@@ -22,13 +22,24 @@ public enum InvertedResidualLayout
 /// (dilation replaces down-sampling), but the block still counts as strided: it gets no residual, as in torchvision.</param>
 /// <param name="Activation">Activation of the expansion and depthwise convs.</param>
 /// <param name="Dilation">Depthwise dilation.</param>
+/// <param name="Fused">Fused MBConv (EfficientNetV2, Tan &amp; Le 2021): one full kxk conv replaces the 1x1 expansion and the
+/// depthwise conv; without expansion that conv maps straight to <paramref name="OutChannels"/> (with activation) and
+/// there is no projection. No squeeze-excitation.</param>
+/// <param name="ConvStride">The depthwise conv's stride when it differs from the nominal <paramref name="Stride"/>
+/// (small-input variants run a nominally strided block at stride 1; like a dilated block it keeps the nominal stride
+/// for the residual rule, so it gets no new shortcut). Default: <paramref name="Stride"/>. A dilated conv always runs at 1.</param>
 public sealed record InvertedResidualSpec(long InChannels, long ExpandedChannels, long OutChannels, int Kernel, int Stride,
-    Activation Activation, int Dilation = 1);
+    Activation Activation, int Dilation = 1, int? ConvStride = null, bool Fused = false)
+{
+    /// <summary>The stride the depthwise conv actually runs at.</summary>
+    public int EffectiveStride => Dilation > 1 ? 1 : ConvStride ?? Stride;
+}
 
 /// <summary>
 /// Inverted residual with linear bottleneck (MobileNetV2, Sandler et al. 2018), optionally with
 /// squeeze-excitation (MobileNetV3) and stochastic depth (EfficientNet's MBConv): 1x1 expand → depthwise kxk →
-/// [SE] → 1x1 project without activation, plus the input when stride is 1 and the channels agree.
+/// [SE] → 1x1 project without activation, plus the input when stride is 1 and the channels agree. Fused
+/// (<see cref="InvertedResidualSpec.Fused"/>, EfficientNetV2): kxk expand → 1x1 project, or a single kxk conv.
 /// </summary>
 public sealed class InvertedResidual : nn.Module<Tensor, Tensor>
 {
@@ -50,20 +61,32 @@ public sealed class InvertedResidual : nn.Module<Tensor, Tensor>
         Spec = spec;
         UsesResidual = spec.Stride == 1 && spec.InChannels == spec.OutChannels;
 
+        if (spec.EffectiveStride is not (1 or 2)) throw new ArgumentOutOfRangeException(nameof(spec), spec.ConvStride, "Conv stride must be 1 or 2.");
         var layers = new List<nn.Module<Tensor, Tensor>>();
-        if (spec.ExpandedChannels != spec.InChannels)
-            layers.Add(ConvNormAct.Pointwise(spec.InChannels, spec.ExpandedChannels, norm, spec.Activation));
-        int convStride = spec.Dilation > 1 ? 1 : spec.Stride;
-        layers.Add(ConvNormAct.Depthwise(spec.ExpandedChannels, spec.Kernel, convStride, norm, spec.Activation, spec.Dilation));
-        if (squeezeExcitation is not null) layers.Add(squeezeExcitation);
-        if (layout == InvertedResidualLayout.MobileNetV2)
+        bool expands = spec.ExpandedChannels != spec.InChannels;
+        if (spec.Fused)
         {
-            layers.Add(nn.Conv2d(spec.ExpandedChannels, spec.OutChannels, 1, bias: false));
-            layers.Add(norm.Create(spec.OutChannels));
+            if (squeezeExcitation is not null) throw new ArgumentException("A fused MBConv has no squeeze-excitation.", nameof(squeezeExcitation));
+            layers.Add(new ConvNormAct(spec.InChannels, expands ? spec.ExpandedChannels : spec.OutChannels, spec.Kernel, spec.EffectiveStride,
+                dilation: spec.Dilation, norm: norm, activation: spec.Activation));
         }
         else
         {
-            layers.Add(ConvNormAct.Pointwise(spec.ExpandedChannels, spec.OutChannels, norm, Activation.None));
+            if (expands) layers.Add(ConvNormAct.Pointwise(spec.InChannels, spec.ExpandedChannels, norm, spec.Activation));
+            layers.Add(ConvNormAct.Depthwise(spec.ExpandedChannels, spec.Kernel, spec.EffectiveStride, norm, spec.Activation, spec.Dilation));
+            if (squeezeExcitation is not null) layers.Add(squeezeExcitation);
+        }
+        if (!spec.Fused || expands)   // a fused block without expansion has no projection: its kxk conv is the output
+        {
+            if (layout == InvertedResidualLayout.MobileNetV2)
+            {
+                layers.Add(nn.Conv2d(spec.ExpandedChannels, spec.OutChannels, 1, bias: false));
+                layers.Add(norm.Create(spec.OutChannels));
+            }
+            else
+            {
+                layers.Add(ConvNormAct.Pointwise(spec.ExpandedChannels, spec.OutChannels, norm, Activation.None));
+            }
         }
         _body = nn.Sequential(layers);
         register_module(layout == InvertedResidualLayout.MobileNetV2 ? "conv" : "block", _body);

@@ -26,7 +26,7 @@ public static class MobileNetV1
     /// <summary>The registered variants: <c>mobilenet_v1</c> (α from options) and one name per paper α.</summary>
     public static IEnumerable<ModelInfo> Variants()
     {
-        const ModelOptionKinds options = ModelOptionKinds.Dropout | ModelOptionKinds.ResolutionMultiplier;
+        const ModelOptionKinds options = ModelOptionKinds.Dropout | ModelOptionKinds.ResolutionMultiplier | ModelOptionKinds.SmallInput;
         yield return new ModelInfo("mobilenet_v1", "mobilenet_v1", 224,
             "MobileNetV1, depthwise-separable convs; width multiplier α and resolution multiplier ρ",
             options | ModelOptionKinds.WidthMultiplier, o => Build(o.WidthMultiplier ?? 1.0, o));
@@ -37,19 +37,21 @@ public static class MobileNetV1
         }
     }
 
-    /// <summary>Builds MobileNetV1 with width multiplier <paramref name="alpha"/>.</summary>
+    /// <summary>Builds MobileNetV1 with width multiplier <paramref name="alpha"/>. Small input: the stem and the first
+    /// strided block (64 → 128) run at stride 1 (docs/small-input.md).</summary>
     public static ImageClassifier Build(double alpha, ModelOptions options)
     {
         BatchNormSettings norm = BatchNormSettings.PyTorch;
         long Width(int channels) => MakeDivisible.Round(channels * alpha, 8);
 
+        var strides = new SmallInputStrides(options);
         var features = nn.Sequential();
         long channels = Width(StemChannels);
-        features.append(new ConvNormAct(3, channels, kernelSize: 3, stride: 2, norm: norm, activation: Activation.ReLU));
+        features.append(new ConvNormAct(3, channels, kernelSize: 3, stride: strides.Stem(), norm: norm, activation: Activation.ReLU));
         foreach (Block block in Table)
         {
             long outChannels = Width(block.OutChannels);
-            features.append(new DepthwiseSeparable(channels, outChannels, block.Stride, norm));
+            features.append(new DepthwiseSeparable(channels, outChannels, strides.Block(block.Stride), norm));
             channels = outChannels;
         }
         // Keras and TF-slim use dropout 1e-3 (keep probability 0.999) before the classifier.

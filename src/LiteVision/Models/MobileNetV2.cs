@@ -28,10 +28,12 @@ public static class MobileNetV2
     {
         yield return new ModelInfo("mobilenet_v2", "mobilenet_v2", 224,
             "MobileNetV2, inverted residuals + linear bottlenecks, ReLU6",
-            ModelOptionKinds.WidthMultiplier | ModelOptionKinds.RoundNearest | ModelOptionKinds.Dropout, Build);
+            ModelOptionKinds.WidthMultiplier | ModelOptionKinds.RoundNearest | ModelOptionKinds.Dropout | ModelOptionKinds.DropPath
+                | ModelOptionKinds.SmallInput, Build);
     }
 
-    /// <summary>Builds MobileNetV2 from <paramref name="options"/>.</summary>
+    /// <summary>Builds MobileNetV2 from <paramref name="options"/>. Small input: the stem and the first 24-channel block run
+    /// at stride 1 (docs/small-input.md). Drop path: residual blocks get <see cref="StochasticDepth.LinearRate"/>.</summary>
     public static ImageClassifier Build(ModelOptions options)
     {
         double width = options.WidthMultiplier ?? 1.0;
@@ -40,16 +42,21 @@ public static class MobileNetV2
 
         long channels = MakeDivisible.Round(StemChannels * width, divisor);
         long headChannels = MakeDivisible.Round(HeadChannels * Math.Max(1.0, width), divisor); // the head never shrinks
+        var strides = new SmallInputStrides(options);
         var features = nn.Sequential();
-        features.append(new ConvNormAct(3, channels, kernelSize: 3, stride: 2, norm: norm, activation: Activation.ReLU6));
+        features.append(new ConvNormAct(3, channels, kernelSize: 3, stride: strides.Stem(), norm: norm, activation: Activation.ReLU6));
+        int blockCount = Table.Sum(s => s.Repeats), blockIndex = 0;
         foreach (Stage stage in Table)
         {
             long outChannels = MakeDivisible.Round(stage.OutChannels * width, divisor);
             for (int i = 0; i < stage.Repeats; i++)
             {
+                int stride = i == 0 ? stage.Stride : 1;
                 var spec = new InvertedResidualSpec(channels, (long)Math.Round(channels * (double)stage.Expansion, MidpointRounding.ToEven),
-                    outChannels, Kernel: 3, Stride: i == 0 ? stage.Stride : 1, Activation.ReLU6);
-                features.append(new InvertedResidual(spec, norm, InvertedResidualLayout.MobileNetV2));
+                    outChannels, Kernel: 3, Stride: stride, Activation.ReLU6, ConvStride: strides.Block(stride));
+                double? dropPath = options.DropPath is { } rate ? StochasticDepth.LinearRate(rate, blockIndex, blockCount) : null;
+                blockIndex++;
+                features.append(new InvertedResidual(spec, norm, InvertedResidualLayout.MobileNetV2, dropPath: dropPath));
                 channels = outChannels;
             }
         }

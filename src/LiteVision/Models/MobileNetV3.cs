@@ -59,14 +59,15 @@ public static class MobileNetV3
     public static IEnumerable<ModelInfo> Variants()
     {
         const ModelOptionKinds options = ModelOptionKinds.WidthMultiplier | ModelOptionKinds.Dropout
-            | ModelOptionKinds.ReducedTail | ModelOptionKinds.Dilated;
+            | ModelOptionKinds.ReducedTail | ModelOptionKinds.Dilated | ModelOptionKinds.DropPath | ModelOptionKinds.SmallInput;
         yield return new ModelInfo("mobilenet_v3_large", "mobilenet_v3", 224,
             "MobileNetV3-Large, SE + h-swish, NAS-found blocks", options, o => Build(Large, "MobileNetV3Large", o));
         yield return new ModelInfo("mobilenet_v3_small", "mobilenet_v3", 224,
             "MobileNetV3-Small, for low-resource use", options, o => Build(Small, "MobileNetV3Small", o));
     }
 
-    /// <summary>Builds <paramref name="architecture"/> with <paramref name="options"/>.</summary>
+    /// <summary>Builds <paramref name="architecture"/> with <paramref name="options"/>. Small input: the stem and the first
+    /// strided block run at stride 1 (docs/small-input.md). Drop path: blocks get <see cref="StochasticDepth.LinearRate"/>.</summary>
     public static ImageClassifier Build(Architecture architecture, string name, ModelOptions options)
     {
         double width = options.WidthMultiplier ?? 1.0;
@@ -77,10 +78,13 @@ public static class MobileNetV3
         int TailChannels(int channels, bool inTail) => inTail ? channels / tailDivider : channels;
 
         BatchNormSettings norm = BatchNormSettings.TensorFlow;
+        var strides = new SmallInputStrides(options);
         var features = nn.Sequential();
         long stemChannels = Scale(architecture.Blocks[0].InChannels);
-        features.append(new ConvNormAct(3, stemChannels, kernelSize: 3, stride: 2, norm: norm, activation: Activation.Hardswish));
+        features.append(new ConvNormAct(3, stemChannels, kernelSize: 3, stride: strides.Stem(), norm: norm,
+            activation: Activation.Hardswish));
         bool previousInTail = false;
+        int blockIndex = 0;
         foreach (Block block in architecture.Blocks)
         {
             long expanded = Scale(TailChannels(block.Expanded, block.Tail && previousInTail));
@@ -91,9 +95,12 @@ public static class MobileNetV3
                 Kernel: block.Kernel,
                 Stride: block.Stride,
                 Activation: block.Hardswish ? Activation.Hardswish : Activation.ReLU,
-                Dilation: block.Tail ? tailDilation : 1);
+                Dilation: block.Tail ? tailDilation : 1,
+                ConvStride: strides.Block(block.Stride));
             SqueezeExcitation? se = block.SqueezeExcite ? SqueezeExcitation.ForMobileNetV3(expanded) : null;
-            features.append(new InvertedResidual(spec, norm, InvertedResidualLayout.Block, se));
+            double? dropPath = options.DropPath is { } rate ? StochasticDepth.LinearRate(rate, blockIndex, architecture.Blocks.Count) : null;
+            blockIndex++;
+            features.append(new InvertedResidual(spec, norm, InvertedResidualLayout.Block, se, dropPath));
             previousInTail = block.Tail;
         }
         long lastConvIn = Scale(TailChannels(architecture.Blocks[^1].OutChannels, architecture.Blocks[^1].Tail));

@@ -74,9 +74,13 @@ public sealed class ModelInfo
     /// <summary>Parameters with default options (1000 classes), counted without allocating weights.</summary>
     public long ParameterCount => _parameterCount.Value;
 
-    /// <summary>The input size for <paramref name="options"/> (the resolution multiplier applied).</summary>
+    /// <summary>The input size small-input (CIFAR-style) variants are designed for (docs/small-input.md).</summary>
+    public const int SmallInputSize = 32;
+
+    /// <summary>The input size for <paramref name="options"/>: <see cref="SmallInputSize"/> for small-input variants,
+    /// otherwise the default with the resolution multiplier applied.</summary>
     public int InputSizeFor(ModelOptions options) =>
-        (int)Math.Round(DefaultInputSize * (options.ResolutionMultiplier ?? 1.0));
+        options.SmallInput ? SmallInputSize : (int)Math.Round(DefaultInputSize * (options.ResolutionMultiplier ?? 1.0));
 
     /// <summary>Creates the model on the CPU with freshly initialised weights. The caller owns (disposes) it.</summary>
     /// <exception cref="ArgumentException">An option is out of range or does not apply to this family.</exception>
@@ -88,7 +92,14 @@ public sealed class ModelInfo
     }
 
     /// <summary>Counts parameters for <paramref name="options"/> by building the model on the meta device (no memory, no init cost).</summary>
-    public long CountParameters(ModelOptions options)
+    public long CountParameters(ModelOptions options) => OnMeta(options, model => model.parameters().Sum(p => p.numel()));
+
+    /// <summary>The state_dict keys and tensor shapes for <paramref name="options"/>, from a model built on the meta device
+    /// (EfficientNet-B7's schema without allocating its 66 M parameters).</summary>
+    public IReadOnlyDictionary<string, long[]> StateShapes(ModelOptions options) =>
+        OnMeta(options, model => (IReadOnlyDictionary<string, long[]>)model.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape));
+
+    private T OnMeta<T>(ModelOptions options, Func<ImageClassifier, T> inspect)
     {
         Validate(options);
         lock (ModelZoo.DeviceLock)
@@ -97,7 +108,7 @@ public sealed class ModelInfo
             try
             {
                 using ImageClassifier model = _factory(options);
-                return model.parameters().Sum(p => p.numel());
+                return inspect(model);
             }
             finally
             {

@@ -15,7 +15,8 @@ public sealed record ModelOptions
     /// <summary>Dropout before the last linear layer, in [0, 1).</summary>
     public double? Dropout { get; init; }
 
-    /// <summary>Stochastic-depth (drop path) rate of the last block; blocks before it get a linearly smaller rate.</summary>
+    /// <summary>Stochastic-depth (drop path) rate, torchvision's <c>stochastic_depth_prob</c>: block i of n drops its
+    /// residual branch with probability <c>rate · i / n</c> in training (<see cref="Layers.StochasticDepth.LinearRate"/>).</summary>
     public double? DropPath { get; init; }
 
     /// <summary>MobileNetV2: round channels to a multiple of this (torchvision's <c>round_nearest</c>).</summary>

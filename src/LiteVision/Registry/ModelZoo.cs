@@ -40,6 +40,8 @@ public static class ModelZoo
         models.AddRange(MobileNetV1.Variants());
         models.AddRange(MobileNetV2.Variants());
         models.AddRange(MobileNetV3.Variants());
+        models.AddRange(ShuffleNetV2.Variants());
+        models.AddRange(EfficientNet.Variants());
         models.AddRange(ResNet.Variants());
         models.AddRange(ResNetV2.Variants());
         models.AddRange(DenseNet.Variants());

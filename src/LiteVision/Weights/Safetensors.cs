@@ -26,15 +26,8 @@ public static class Safetensors
     /// <summary>Reads every tensor from a seekable <paramref name="stream"/>; <paramref name="source"/> names it in errors.</summary>
     public static Dictionary<string, Tensor> Read(Stream stream, string source)
     {
-        Span<byte> prefix = stackalloc byte[8];
-        if (stream.Length < 8 || stream.ReadAtLeast(prefix, 8, throwOnEndOfStream: false) < 8)
-            throw new InvalidDataException($"{source}: not a safetensors file (shorter than its 8-byte header length).");
-        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
-        if (headerLength > MaxHeaderBytes || (long)headerLength > stream.Length - 8)
-            throw new InvalidDataException($"{source}: header length {headerLength} exceeds the file ({stream.Length} bytes) or the {MaxHeaderBytes}-byte limit.");
-        var header = new byte[headerLength];
-        stream.ReadExactly(header);
-        long dataStart = 8 + (long)headerLength;
+        byte[] header = ReadHeader(stream, source);
+        long dataStart = 8 + (long)header.Length;
         long dataLength = stream.Length - dataStart;
 
         List<Entry> entries = ParseHeader(header, dataLength, source);
@@ -57,6 +50,26 @@ public static class Safetensors
             throw;
         }
         return tensors;
+    }
+
+    /// <summary>The <c>__metadata__</c> string map of <paramref name="path"/> (empty when it has none).</summary>
+    /// <exception cref="InvalidDataException">The header is malformed or the metadata is not a string map.</exception>
+    public static IReadOnlyDictionary<string, string> ReadMetadata(string path)
+    {
+        byte[] header;
+        using (FileStream stream = File.OpenRead(path)) header = ReadHeader(stream, path);
+        try
+        {
+            using JsonDocument document = JsonDocument.Parse(header);
+            if (document.RootElement.ValueKind != JsonValueKind.Object || !document.RootElement.TryGetProperty("__metadata__", out JsonElement metadata))
+                return new Dictionary<string, string>();
+            return metadata.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()!
+                : throw new InvalidDataException($"{path}: metadata '{p.Name}' is not a string."));
+        }
+        catch (JsonException e)
+        {
+            throw new InvalidDataException($"{path}: header is not valid JSON ({e.Message}).");
+        }
     }
 
     /// <summary>Writes <paramref name="tensors"/> (any device; copied to the CPU) to <paramref name="path"/>, keys in ordinal order.</summary>
@@ -89,6 +102,19 @@ public static class Safetensors
             }
         }
         File.Move(temporary, path, overwrite: true);
+    }
+
+    private static byte[] ReadHeader(Stream stream, string source)
+    {
+        Span<byte> prefix = stackalloc byte[8];
+        if (stream.Length < 8 || stream.ReadAtLeast(prefix, 8, throwOnEndOfStream: false) < 8)
+            throw new InvalidDataException($"{source}: not a safetensors file (shorter than its 8-byte header length).");
+        ulong headerLength = BinaryPrimitives.ReadUInt64LittleEndian(prefix);
+        if (headerLength > MaxHeaderBytes || (long)headerLength > stream.Length - 8)
+            throw new InvalidDataException($"{source}: header length {headerLength} exceeds the file ({stream.Length} bytes) or the {MaxHeaderBytes}-byte limit.");
+        var header = new byte[headerLength];
+        stream.ReadExactly(header);
+        return header;
     }
 
     private sealed record Entry(string Name, ScalarType Type, long[] Shape, long Begin, long End);

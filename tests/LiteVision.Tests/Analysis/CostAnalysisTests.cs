@@ -15,6 +15,10 @@ public sealed class CostAnalysisTests
         { "mobilenet_v2", 0.30 },
         { "mobilenet_v3_large", 0.22 },
         { "mobilenet_v3_small", 0.06 },
+        { "shufflenet_v2_x1_0", 0.14 },
+        { "efficientnet_b0", 0.39 },
+        { "resnet50", 4.09 },
+        { "densenet121", 2.83 },
     };
 
     [Theory, MemberData(nameof(PublishedGigaMacs))]

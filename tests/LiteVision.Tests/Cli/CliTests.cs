@@ -75,6 +75,12 @@ public sealed class CliTests
     [InlineData("summary")]
     [InlineData("summary", "--family", "nosuch")]
     [InlineData("models", "--format", "yaml")]
+    [InlineData("summary", "shufflenet_v2", "--width-mult", "0.75")]         // ShuffleNet V2 has four sizes only
+    [InlineData("summary", "shufflenet_v2_x1_0", "--width-mult", "1.5")]     // a named size takes no width
+    [InlineData("summary", "shufflenet_v2_x1_0", "--dropout", "0.2")]        // torchvision's ShuffleNet has no dropout
+    [InlineData("summary", "shufflenet_v2_x1_0", "--drop-path", "0.1")]      // nor residual additions to drop
+    [InlineData("summary", "efficientnet_b0", "--drop-path", "1")]
+    [InlineData("summary", "efficientnet_b0", "--round-nearest", "4")]
     [InlineData("frobnicate")]
     public void BadInput_ExitsWith2_AndAOneLineError(params string[] args)
     {
@@ -82,6 +88,48 @@ public sealed class CliTests
         Assert.Equal(2, code);
         Assert.StartsWith("error:", error);
         Assert.DoesNotContain("   at ", error);   // no stack trace
+    }
+
+    [Fact]
+    public void Models_ListsShuffleNetAndEfficientNet()
+    {
+        var (code, output, _) = Run("models", "--format", "json");
+        Assert.Equal(0, code);
+        using JsonDocument json = JsonDocument.Parse(output);
+        var byName = json.RootElement.EnumerateArray().ToDictionary(e => e.GetProperty("name").GetString()!);
+        Assert.Equal(2_278_604, byName["shufflenet_v2_x1_0"].GetProperty("params").GetInt64());
+        Assert.Equal(66_347_960, byName["efficientnet_b7"].GetProperty("params").GetInt64());
+        Assert.Equal(600, byName["efficientnet_b7"].GetProperty("inputSize").GetInt32());
+    }
+
+    [Fact]
+    public void Summary_SmallInput_Shows32PixelsAndTheOptionsApply()
+    {
+        var (code, output, error) = Run("summary", "efficientnet_b0", "--small-input", "--num-classes", "10", "--width-mult", "0.5",
+            "--dropout", "0.1", "--drop-path", "0.1", "--format", "json");
+        Assert.True(code == 0, error);
+        using JsonDocument json = JsonDocument.Parse(output);
+        Assert.Equal(32, json.RootElement.GetProperty("inputSize").GetInt32());
+        Assert.Equal(LiteVision.Registry.ModelZoo.Get("efficientnet_b0").CountParameters(new() { NumClasses = 10, WidthMultiplier = 0.5 }),
+            json.RootElement.GetProperty("params").GetInt64());
+        JsonElement stem = json.RootElement.GetProperty("layers").EnumerateArray().First(l => l.GetProperty("name").GetString() == "features.0");
+        Assert.Equal([1, 16, 32, 32], stem.GetProperty("outputShape").EnumerateArray().Select(e => e.GetInt64()).ToArray());
+    }
+
+    [Fact]
+    public void Summary_ShuffleNetWidth_PicksTheSize()
+    {
+        var (code, output, _) = Run("summary", "shufflenet_v2", "--width-mult", "2.0", "--input-size", "64", "--depth", "1");
+        Assert.Equal(0, code);
+        Assert.Contains("7,393,996", output);
+        Assert.Contains("conv5", output);
+    }
+
+    [Fact]
+    public void Summary_ShuffleNetBadWidth_NamesTheValidSizes()
+    {
+        var (_, _, error) = Run("summary", "shufflenet_v2", "--width-mult", "0.75");
+        Assert.Contains("0.5, 1.0, 1.5, 2.0", error);
     }
 
     [Fact]

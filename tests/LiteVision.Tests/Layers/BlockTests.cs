@@ -64,6 +64,33 @@ public sealed class BlockTests
     }
 
     [Fact]
+    public void InvertedResidual_WithConvStride1_KeepsTheResolution_ButGetsNoShortcut()
+    {
+        using var scope = NewDisposeScope();
+        var spec = new InvertedResidualSpec(16, 16, 16, 3, 2, Activation.ReLU, ConvStride: 1);
+        using var block = new InvertedResidual(spec, BatchNormSettings.PyTorch, InvertedResidualLayout.Block, SqueezeExcitation.ForMobileNetV3(16));
+        Assert.False(block.UsesResidual);   // the nominal stride decides, as for dilated blocks
+        Assert.Equal(new long[] { 1, 16, 8, 8 }, block.call(randn(1, 16, 8, 8)).shape);
+        Assert.Equal(1, (spec with { ConvStride = 2, Dilation = 2 }).EffectiveStride);   // a dilated conv never strides
+    }
+
+    [Fact]
+    public void FusedInvertedResidual_WithoutExpansion_IsOneConv_WithExpansion_ConvAndProjection()
+    {
+        using var single = new InvertedResidual(new InvertedResidualSpec(24, 24, 24, 3, 1, Activation.SiLU, Fused: true),
+            BatchNormSettings.PyTorch, InvertedResidualLayout.Block, dropPath: 0.1);
+        Assert.Equal(["block.0.0.weight", "block.0.1.weight"], single.state_dict().Keys.Where(k => k.EndsWith(".weight", StringComparison.Ordinal)));
+        Assert.Equal(new long[] { 24, 24, 3, 3 }, single.state_dict()["block.0.0.weight"].shape);
+        Assert.True(single.UsesResidual);
+        using var expanding = new InvertedResidual(new InvertedResidualSpec(24, 96, 48, 3, 2, Activation.SiLU, Fused: true),
+            BatchNormSettings.PyTorch, InvertedResidualLayout.Block);
+        Assert.Equal(new long[] { 96, 24, 3, 3 }, expanding.state_dict()["block.0.0.weight"].shape);
+        Assert.Equal(new long[] { 48, 96, 1, 1 }, expanding.state_dict()["block.1.0.weight"].shape);
+        Assert.Throws<ArgumentException>(() => new InvertedResidual(new InvertedResidualSpec(24, 96, 48, 3, 2, Activation.SiLU, Fused: true),
+            BatchNormSettings.PyTorch, InvertedResidualLayout.Block, SqueezeExcitation.ForEfficientNet(96, 24)));
+    }
+
+    [Fact]
     public void InvertedResidual_RejectsStride3() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new InvertedResidual(new InvertedResidualSpec(4, 4, 4, 3, 3, Activation.ReLU),
             BatchNormSettings.PyTorch, InvertedResidualLayout.Block));

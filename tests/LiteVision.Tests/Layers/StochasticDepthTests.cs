@@ -48,4 +48,18 @@ public sealed class StochasticDepthTests
     [InlineData(1.5)]
     [InlineData(double.NaN)]
     public void InvalidProbability_IsRejected(double p) => Assert.Throws<ArgumentOutOfRangeException>(() => new StochasticDepth(p));
+
+    [Theory]
+    [InlineData(0, 16, 0.0)]
+    [InlineData(8, 16, 0.1)]
+    [InlineData(15, 16, 0.1875)]
+    public void LinearRate_RisesFromZero(int index, int count, double expected) =>
+        Assert.Equal(expected, StochasticDepth.LinearRate(0.2, index, count), 12);
+
+    [Theory]
+    [InlineData(-1, 4)]
+    [InlineData(4, 4)]
+    [InlineData(0, 0)]
+    public void LinearRate_RejectsAnIndexOutsideTheBlocks(int index, int count) =>
+        Assert.Throws<ArgumentOutOfRangeException>(() => StochasticDepth.LinearRate(0.2, index, count));
 }

@@ -2,8 +2,17 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using System.Text.Json.Serialization;
 
 namespace LiteVision.Tests.Support;
+
+/// <summary>
+/// Changes the oracle makes to the torchvision model after building it: convs at <paramref name="Stride1"/> run at
+/// stride 1, modules at <paramref name="Identity"/> become <c>nn.Identity</c> (how small-input variants differ).
+/// </summary>
+public sealed record OraclePatch(
+    [property: JsonPropertyName("stride1")] string[] Stride1,
+    [property: JsonPropertyName("identity")] string[]? Identity = null);
 
 /// <summary>What torchvision says about one model configuration.</summary>
 internal sealed record TorchvisionModel(long Parameters, IReadOnlyDictionary<string, long[]> State);
@@ -17,31 +26,27 @@ internal static class TorchvisionOracle
     private const string Python = "/usr/bin/python3";
     private static readonly ConcurrentDictionary<string, TorchvisionModel> Cache = new();
 
-    /// <summary>Parameter count and state_dict shapes of <c>torchvision.models.{builder}(**kwargs)</c>.</summary>
-    public static TorchvisionModel Describe(string builder, object? kwargs = null)
+    /// <summary>Parameter count and state_dict shapes of <c>torchvision.models.{builder}(**kwargs)</c>, optionally patched.</summary>
+    public static TorchvisionModel Describe(string builder, object? kwargs = null, OraclePatch? patch = null)
     {
-        string kwargsJson = JsonSerializer.Serialize(kwargs ?? new { });
-        return Cache.GetOrAdd(builder + kwargsJson, _ =>
-        {
-            var request = new JsonObject
-            {
-                ["op"] = "describe",
-                ["models"] = new JsonArray(new JsonObject { ["id"] = "m", ["builder"] = builder, ["kwargs"] = JsonNode.Parse(kwargsJson) }),
-            };
-            return Parse(Run(request)["m"]!);
-        });
+        DescribeMany([(builder, kwargs, patch)]);
+        return Cache[Key(builder, kwargs, patch)];
     }
 
     /// <summary>
     /// Describes every configuration not yet cached in ONE oracle process (building many large models in one Python
     /// start costs a fraction of one start per model); later <see cref="Describe"/> calls answer from the cache.
     /// </summary>
-    public static void DescribeMany(IEnumerable<(string Builder, object? Kwargs)> models)
+    public static void DescribeMany(IEnumerable<(string Builder, object? Kwargs)> models) =>
+        DescribeMany(models.Select(m => (m.Builder, m.Kwargs, (OraclePatch?)null)));
+
+    /// <summary>As <see cref="DescribeMany(IEnumerable{ValueTuple{string, object}})"/>, with small-input patches.</summary>
+    public static void DescribeMany(IEnumerable<(string Builder, object? Kwargs, OraclePatch? Patch)> models)
     {
         var pending = models
-            .Select(m => (m.Builder, Json: JsonSerializer.Serialize(m.Kwargs ?? new { })))
-            .Where(m => !Cache.ContainsKey(m.Builder + m.Json))
-            .Distinct()
+            .Select(m => (m.Builder, m.Kwargs, m.Patch, Key: Key(m.Builder, m.Kwargs, m.Patch)))
+            .Where(m => !Cache.ContainsKey(m.Key))
+            .DistinctBy(m => m.Key)
             .ToList();
         if (pending.Count == 0) return;
         var request = new JsonObject
@@ -49,13 +54,19 @@ internal static class TorchvisionOracle
             ["op"] = "describe",
             ["models"] = new JsonArray(pending.Select((m, i) => (JsonNode)new JsonObject
             {
-                ["id"] = i.ToString(System.Globalization.CultureInfo.InvariantCulture), ["builder"] = m.Builder, ["kwargs"] = JsonNode.Parse(m.Json),
+                ["id"] = i.ToString(System.Globalization.CultureInfo.InvariantCulture), ["builder"] = m.Builder,
+                ["kwargs"] = ToJson(m.Kwargs ?? new { }), ["patch"] = ToJson(m.Patch),
             }).ToArray()),
         };
         JsonNode answer = Run(request);
         for (int i = 0; i < pending.Count; i++)
-            Cache.TryAdd(pending[i].Builder + pending[i].Json, Parse(answer[i.ToString(System.Globalization.CultureInfo.InvariantCulture)]!));
+            Cache.TryAdd(pending[i].Key, Parse(answer[i.ToString(System.Globalization.CultureInfo.InvariantCulture)]!));
     }
+
+    private static string Key(string builder, object? kwargs, OraclePatch? patch) =>
+        builder + JsonSerializer.Serialize(kwargs ?? new { }) + (patch is null ? "" : JsonSerializer.Serialize(patch));
+
+    private static JsonNode? ToJson(object? value) => value is null ? null : JsonNode.Parse(JsonSerializer.Serialize(value));
 
     private static TorchvisionModel Parse(JsonNode answer)
     {
@@ -64,11 +75,12 @@ internal static class TorchvisionOracle
     }
 
     /// <summary>Writes seeded weights, an input batch and torchvision's eval-mode logits as safetensors into <paramref name="directory"/>.</summary>
-    public static void WriteReference(string builder, object? kwargs, int inputSize, string directory, int batch = 2, int seed = 0)
+    public static void WriteReference(string builder, object? kwargs, int inputSize, string directory, int batch = 2, int seed = 0,
+        OraclePatch? patch = null)
     {
         var request = new JsonObject
         {
-            ["op"] = "reference", ["builder"] = builder, ["kwargs"] = JsonNode.Parse(JsonSerializer.Serialize(kwargs ?? new { })),
+            ["op"] = "reference", ["builder"] = builder, ["kwargs"] = ToJson(kwargs ?? new { }), ["patch"] = ToJson(patch),
             ["input_size"] = inputSize, ["batch"] = batch, ["seed"] = seed, ["out"] = directory,
         };
         Run(request);

@@ -107,6 +107,37 @@ public static partial class OnnxEmitters
             string y = c.Emit(body, OnnxExportContext.Child(path, bodyName), x);
             return m.UsesResidual ? c.Graph.Node("Add", path, [y, x]) : y;   // stochastic depth: identity in eval
         });
+        Register<Layers.ChannelShuffle>((c, m, path, x) =>
+        {
+            // Split into the groups, stack them behind the channels ([N, C/g, g, H, W]) and fold back: channel i·g + j
+            // is channel i of group j, as view → transpose → view does.
+            string shape = c.Graph.Node("Shape", path, [x]);
+            string axis2 = c.Graph.Int64s(OnnxExportContext.Child(path, "axes"), 2);
+            string[] groups = c.Graph.Node("Split", path, [x], m.Groups, OnnxAttribute.Int("axis", 1));
+            string[] stacked = groups.Select(g => c.Graph.Node("Unsqueeze", path, [g, axis2])).ToArray();
+            return c.Graph.Node("Reshape", path, [c.Graph.Node("Concat", path, stacked, OnnxAttribute.Int("axis", 2)), shape]);
+        });
+        Register<ShuffleUnit>((c, m, path, x) =>
+        {
+            var children = m.named_children().ToDictionary(kv => kv.name, kv => kv.module);
+            string Branch(string name, string input) => c.Emit(children[name], OnnxExportContext.Child(path, name), input);
+            string[] joined = children.ContainsKey("branch1")
+                ? [Branch("branch1", x), Branch("branch2", x)]
+                : c.Graph.Node("Split", path, [x], 2, OnnxAttribute.Int("axis", 1)) is [var kept, var transformed]
+                    ? [kept, Branch("branch2", transformed)]
+                    : throw new InvalidOperationException("Split must give two halves.");
+            return Branch("shuffle", c.Graph.Node("Concat", path, joined, OnnxAttribute.Int("axis", 1)));
+        });
+        Register<ShuffleNetV2.Network>((c, m, path, x) =>
+        {
+            var children = m.named_children().ToDictionary(kv => kv.name, kv => kv.module);
+            string y = x;
+            foreach (string name in new[] { "conv1", "maxpool", "stage2", "stage3", "stage4", "conv5" })
+                y = c.Emit(children[name], OnnxExportContext.Child(path, name), y);
+            string pooled = c.Graph.Node("GlobalAveragePool", path, [y]);   // x.mean([2, 3])
+            string flat = c.Graph.Node("Flatten", path, [pooled], OnnxAttribute.Int("axis", 1));
+            return c.Emit(children["fc"], OnnxExportContext.Child(path, "fc"), flat);
+        });
         Register<FeaturesClassifier>((c, m, path, x) =>
         {
             string features = c.Emit(m.Features, OnnxExportContext.Child(path, "features"), x);

@@ -1,3 +1,4 @@
+using LiteVision.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -126,7 +127,7 @@ public sealed class OnnxExportContext
         using var noGrad = no_grad();
         Tensor s = scale.to_type(ScalarType.Float64), t = shift.to_type(ScalarType.Float64);
         Tensor weight = conv.weight!.to_type(ScalarType.Float64) * s.view(-1, 1, 1, 1);
-        Tensor bias = conv.bias is { } convBias ? convBias.to_type(ScalarType.Float64) * s + t : t;
+        Tensor bias = conv.bias is { } convBias ? Residual.Add(convBias.to_type(ScalarType.Float64) * s, t) : t;
         string w = Graph.Initializer(Child(path, "weight"), weight);
         string b = Graph.Initializer(biasKey, bias);
         return Graph.Node("Conv", path, [input, w, b], attributes);
@@ -155,8 +156,9 @@ public sealed class OnnxExportContext
         Tensor variance = norm.running_var!.to_type(ScalarType.Float64);
         Tensor gamma = norm.weight?.to_type(ScalarType.Float64) ?? ones_like(mean);
         Tensor beta = norm.bias?.to_type(ScalarType.Float64) ?? zeros_like(mean);
-        Tensor scale = gamma / (variance + norm.eps).sqrt();
-        return (scale, beta - mean * scale);
+        // Residual.Add instead of '+'/'-': TorchSharp's operators pass a temporary Scalar the GC may free mid-call.
+        Tensor scale = gamma / Residual.Add(variance, full_like(variance, norm.eps)).sqrt();
+        return (scale, Residual.Add(beta, (mean * scale).neg()));
     }
 
     /// <summary>An exception saying that <paramref name="module"/> at <paramref name="path"/> uses an unsupported setting.</summary>

@@ -26,6 +26,16 @@ public sealed class OnnxGraphBuilder
         return name;
     }
 
+    /// <summary>Adds a node with <paramref name="outputs"/> outputs (e.g. <c>Split</c>), named <c>{path}/{opType}</c>;
+    /// returns the outputs' names (<c>{name}:0</c>, <c>{name}:1</c>, …).</summary>
+    public string[] Node(string opType, string path, IReadOnlyList<string> inputs, int outputs, params OnnxAttribute[] attributes)
+    {
+        string name = Unique(path.Length == 0 ? opType : $"{path}/{opType}");
+        string[] names = Enumerable.Range(0, outputs).Select(i => Unique($"{name}:{i}")).ToArray();
+        Graph.Nodes.Add(new OnnxNode(opType, inputs, names, name, attributes));
+        return names;
+    }
+
     /// <summary>Adds a float initializer named <paramref name="name"/> (a state_dict key) holding <paramref name="tensor"/>'s values.</summary>
     /// <exception cref="InvalidOperationException">The name is already used.</exception>
     public string Initializer(string name, Tensor tensor)

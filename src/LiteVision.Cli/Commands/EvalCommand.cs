@@ -1,0 +1,73 @@
+using System.CommandLine;
+using LiteVision.Data;
+using LiteVision.Models;
+using LiteVision.Registry;
+using LiteVision.Training;
+using Spectre.Console;
+
+namespace LiteVision.Cli.Commands;
+
+/// <summary><c>litevision eval</c>: top-1/top-5, per-class precision/recall/F1 and a confusion-matrix PNG.</summary>
+internal static class EvalCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var binder = new ModelOptionsBinder();
+        var data = new DataOptions();
+        Option<string> weights = new("--weights") { Description = "Weights to evaluate (safetensors, e.g. <out>/best.safetensors).", Required = true };
+        Option<string?> outDir = new("--out") { Description = "Folder for confusion.png and metrics.json (default: the weights' folder)." };
+        Option<string> format = OutputFormat.CreateOption();
+        var command = new Command("eval", "Evaluate weights on a data set's test/validation split: top-1, top-5, per-class precision/recall/F1, confusion-matrix PNG.");
+        binder.AddTo(command);
+        data.AddTo(command);
+        command.Options.Add(weights);
+        command.Options.Add(outDir);
+        command.Options.Add(format);
+        command.SetAction(parsed =>
+        {
+            (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
+            string weightsPath = parsed.GetValue(weights)!;
+            if (!File.Exists(weightsPath)) throw new FileNotFoundException($"Weights '{weightsPath}' do not exist.", weightsPath);
+            DataSplit split = data.Load(parsed, info.InputSizeFor(options), 42, output);
+            options = TrainCommand.WithDataClasses(parsed, binder, options, split);
+            int size = parsed.GetValue(data.ImageSize) ?? (split.IsSmall ? split.Test.Height : info.InputSizeFor(options));
+            using ImageClassifier model = info.Create(options);
+            TrainCommand.LoadWeights(model, weightsPath, strict: true);
+            EvaluationResult result = Evaluator.Run(model, data.EvalLoader(parsed, split, size));
+            string directory = parsed.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(weightsPath))!;
+            Directory.CreateDirectory(directory);
+            string confusionPath = Path.Combine(directory, "confusion.png");
+            Plots.WriteConfusion(confusionPath, result);
+            object json = new
+            {
+                model = info.Name,
+                data = split.Name,
+                images = result.Count,
+                top1 = result.Top1,
+                top5 = result.Top5,
+                loss = result.Loss,
+                macroF1 = result.MacroF1,
+                perClass = result.PerClass.Select(c => new { name = c.Name, precision = c.Precision, recall = c.Recall, f1 = c.F1, support = c.Support }),
+                confusion = Enumerable.Range(0, result.Classes.Count).Select(i => Enumerable.Range(0, result.Classes.Count).Select(j => result.Confusion[i, j])),
+            };
+            string metricsPath = Path.Combine(directory, "metrics.json");
+            File.WriteAllText(metricsPath + ".tmp", System.Text.Json.JsonSerializer.Serialize(json, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+            File.Move(metricsPath + ".tmp", metricsPath, overwrite: true);
+            if (parsed.GetValue(format) == OutputFormat.Json)
+            {
+                OutputFormat.WriteJson(output, json);
+                return LiteVisionCli.Success;
+            }
+            var table = new Table().Border(TableBorder.Rounded).Title($"{info.Name} on {split.Name} ({result.Count} images)")
+                .AddColumn("Class").AddColumn(new TableColumn("Precision").RightAligned()).AddColumn(new TableColumn("Recall").RightAligned())
+                .AddColumn(new TableColumn("F1").RightAligned()).AddColumn(new TableColumn("Support").RightAligned());
+            foreach (ClassMetrics c in result.PerClass)
+                table.AddRow(new Text(c.Name), new Text($"{c.Precision:0.0000}"), new Text($"{c.Recall:0.0000}"), new Text($"{c.F1:0.0000}"), new Text($"{c.Support}"));
+            Console.Render(output, table);
+            output.WriteLine($"top-1 {result.Top1:P2}  top-5 {result.Top5:P2}  loss {result.Loss:0.0000}  macro-F1 {result.MacroF1:0.0000}");
+            output.WriteLine($"confusion matrix: {confusionPath}; metrics: {metricsPath}");
+            return LiteVisionCli.Success;
+        });
+        return command;
+    }
+}

@@ -1,0 +1,67 @@
+using LiteVision.Training;
+using ScottPlot;
+
+namespace LiteVision.Cli.Commands;
+
+/// <summary>PNG charts of training curves and confusion matrices (ScottPlot), written atomically.</summary>
+internal static class Plots
+{
+    /// <summary>Writes <c>loss.png</c> and <c>accuracy.png</c> into <paramref name="directory"/>.</summary>
+    public static void WriteCurves(string directory, IReadOnlyList<EpochMetrics> history)
+    {
+        double[] epochs = history.Select(m => (double)m.Epoch).ToArray();
+        Curve(Path.Combine(directory, "loss.png"), "Loss", epochs,
+            ("train", history.Select(m => m.TrainLoss).ToArray()), ("validation", history.Select(m => m.ValidationLoss).ToArray()));
+        Curve(Path.Combine(directory, "accuracy.png"), "Top-1 accuracy", epochs,
+            ("train", history.Select(m => m.TrainAccuracy).ToArray()), ("validation", history.Select(m => m.ValidationAccuracy).ToArray()));
+    }
+
+    private static void Curve(string path, string title, double[] x, params (string Name, double[] Values)[] series)
+    {
+        var plot = new Plot();
+        foreach ((string name, double[] values) in series)
+        {
+            if (values.All(double.IsNaN)) continue;
+            var scatter = plot.Add.Scatter(x, values);
+            scatter.LegendText = name;
+        }
+        plot.Title(title);
+        plot.XLabel("epoch");
+        plot.ShowLegend();
+        Save(plot, path, 800, 500);
+    }
+
+    /// <summary>Writes a confusion-matrix heat map (rows: true class, columns: predicted class).</summary>
+    public static void WriteConfusion(string path, EvaluationResult result)
+    {
+        int k = result.Classes.Count;
+        var data = new double[k, k];
+        for (int i = 0; i < k; i++)
+        {
+            long row = 0;
+            for (int j = 0; j < k; j++) row += result.Confusion[i, j];
+            for (int j = 0; j < k; j++) data[i, j] = row == 0 ? 0 : (double)result.Confusion[i, j] / row;
+        }
+        var plot = new Plot();
+        var heatmap = plot.Add.Heatmap(data);
+        heatmap.Colormap = new ScottPlot.Colormaps.Viridis();
+        plot.Add.ColorBar(heatmap);
+        double[] positions = Enumerable.Range(0, k).Select(i => (double)i).ToArray();
+        string[] names = result.Classes.ToArray();
+        plot.Axes.Bottom.SetTicks(positions, names);
+        plot.Axes.Left.SetTicks(positions.Select(p => (double)(k - 1) - p).ToArray(), names);
+        plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
+        plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        plot.Title($"Confusion matrix (row-normalised), top-1 {result.Top1:P2}");
+        plot.XLabel("predicted");
+        plot.YLabel("true");
+        Save(plot, path, 900, 800);
+    }
+
+    private static void Save(Plot plot, string path, int width, int height)
+    {
+        string temporary = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileNameWithoutExtension(path)}.tmp.png");
+        plot.SavePng(temporary, width, height);
+        File.Move(temporary, path, overwrite: true);
+    }
+}

@@ -1,0 +1,218 @@
+using System.CommandLine;
+using LiteVision.Data;
+using LiteVision.Data.Augment;
+using LiteVision.Models;
+using LiteVision.Registry;
+using LiteVision.Training;
+using LiteVision.Weights;
+using Spectre.Console;
+using static TorchSharp.torch;
+
+namespace LiteVision.Cli.Commands;
+
+/// <summary><c>litevision train</c>: trains a model on a data set with a modern recipe, progress, checkpoints and plots.</summary>
+internal static class TrainCommand
+{
+    public static Command Create(TextWriter output)
+    {
+        var binder = new ModelOptionsBinder();
+        var data = new DataOptions();
+        Option<int> epochs = new("--epochs") { Description = "Epochs.", DefaultValueFactory = _ => 10 };
+        Option<double?> lr = new("--lr") { Description = "Peak learning rate (default 0.1 x batch/256 for SGD, 2e-3 for AdamW)." };
+        Option<string> optimizer = new("--optimizer") { Description = "sgd (Nesterov) or adamw.", DefaultValueFactory = _ => "sgd" };
+        Option<double?> weightDecay = new("--weight-decay") { Description = "Weight decay of conv/linear weights (default 5e-5 SGD, 0.05 AdamW); never on norms and biases." };
+        Option<double> momentum = new("--momentum") { Description = "SGD momentum / AdamW β1.", DefaultValueFactory = _ => 0.9 };
+        Option<double> warmup = new("--warmup") { Description = "Linear warm-up epochs before cosine decay.", DefaultValueFactory = _ => 1 };
+        Option<double> smoothing = new("--label-smoothing") { Description = "Label smoothing ε.", DefaultValueFactory = _ => 0.1 };
+        Option<double> ema = new("--ema") { Description = "EMA decay of the weights (0 = off).", DefaultValueFactory = _ => 0 };
+        Option<double> clip = new("--clip-grad") { Description = "Clip the gradient norm to this (0 = off).", DefaultValueFactory = _ => 0 };
+        Option<int> seed = new("--seed") { Description = "Seed of weights, data order, augmentation and dropout.", DefaultValueFactory = _ => 42 };
+        Option<string> augment = new("--augment") { Description = "none | basic (crop + flip) | trivial (basic + TrivialAugmentWide).", DefaultValueFactory = _ => "basic" };
+        Option<double> erase = new("--erase") { Description = "Random-erasing probability.", DefaultValueFactory = _ => 0 };
+        Option<double> mixup = new("--mixup") { Description = "Mixup α (0 = off).", DefaultValueFactory = _ => 0 };
+        Option<double> cutmix = new("--cutmix") { Description = "CutMix α (0 = off).", DefaultValueFactory = _ => 0 };
+        Option<string?> weights = new("--weights") { Description = "Start from these weights (safetensors); mis-shaped classifier tensors are skipped." };
+        Option<string> outDir = new("--out") { Description = "Output folder for checkpoints, metrics.csv, plots and class_indices.json.", DefaultValueFactory = _ => "runs/train" };
+        Option<bool> resume = new("--resume") { Description = "Continue exactly from <out>/checkpoint.safetensors." };
+        var command = new Command("train", "Train a model: progress per epoch, per-epoch CSV and PNG curves, best/last checkpoints, exact --resume, Ctrl-C saves.");
+        binder.AddTo(command);
+        data.AddTo(command);
+        foreach (Option option in new Option[] { epochs, lr, optimizer, weightDecay, momentum, warmup, smoothing, ema, clip, seed, augment, erase, mixup, cutmix, weights, outDir, resume })
+            command.Options.Add(option);
+
+        command.SetAction(parsed =>
+        {
+            (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
+            int seedValue = parsed.GetValue(seed);
+            DataSplit split = data.Load(parsed, info.InputSizeFor(options), seedValue, output);
+            options = WithDataClasses(parsed, binder, options, split);
+            int size = parsed.GetValue(data.ImageSize) ?? (split.IsSmall ? split.Train.Height : info.InputSizeFor(options));
+            int batch = parsed.GetValue(data.BatchSize);
+            OptimizerKind kind = parsed.GetValue(optimizer)!.ToLowerInvariant() switch
+            {
+                "sgd" => OptimizerKind.Sgd,
+                "adamw" => OptimizerKind.AdamW,
+                var other => throw new UsageException($"--optimizer must be sgd or adamw (got '{other}')."),
+            };
+            var recipe = new TrainingRecipe
+            {
+                Epochs = parsed.GetValue(epochs),
+                Optimizer = kind,
+                LearningRate = parsed.GetValue(lr) ?? (kind == OptimizerKind.Sgd ? 0.1 * batch / 256 : 2e-3),
+                WeightDecay = parsed.GetValue(weightDecay) ?? (kind == OptimizerKind.Sgd ? 5e-5 : 0.05),
+                Momentum = parsed.GetValue(momentum),
+                WarmupEpochs = Math.Min(parsed.GetValue(warmup), parsed.GetValue(epochs)),
+                LabelSmoothing = parsed.GetValue(smoothing),
+                EmaDecay = parsed.GetValue(ema),
+                GradientClipNorm = parsed.GetValue(clip),
+                Seed = seedValue,
+            };
+            recipe.Validate();
+            var trainLoader = new PrefetchingLoader(split.Train, new LoaderOptions
+            {
+                BatchSize = batch,
+                Shuffle = true,
+                DropLast = split.Train.Count >= batch,
+                Seed = seedValue,
+                Workers = parsed.GetValue(data.Workers),
+                Transforms = TrainTransforms(parsed.GetValue(augment)!, split, size),
+                Normalize = new Normalize(split.Mean, split.Std),
+                PostTransforms = parsed.GetValue(erase) is > 0 and var p ? [new RandomErasing(p)] : [],
+                Mixer = parsed.GetValue(mixup) > 0 || parsed.GetValue(cutmix) > 0 ? new MixupCutmix(parsed.GetValue(mixup), parsed.GetValue(cutmix)) : null,
+            });
+            PrefetchingLoader validation = data.EvalLoader(parsed, split, size);
+            string outputDirectory = parsed.GetValue(outDir)!;
+
+            manual_seed(seedValue);
+            using ImageClassifier model = info.Create(options);
+            if (parsed.GetValue(weights) is { } weightsFile) LoadInitialWeights(model, weightsFile, output);
+            using var trainer = new Trainer(model, recipe, trainLoader, validation, outputDirectory, () => info.Create(options));
+            if (parsed.GetValue(resume))
+            {
+                trainer.LoadCheckpoint(Path.Combine(outputDirectory, Trainer.CheckpointFile));
+                output.WriteLine($"resuming at epoch {trainer.Epoch + 1}, step {trainer.StepInEpoch} of {trainLoader.BatchesPerEpoch}");
+            }
+            output.WriteLine($"{info.Name} on {split.Name}: {split.Train.Count} train / {split.Test.Count} validation images, {size}x{size}, " +
+                $"{options.NumClasses} classes, batch {batch}, {recipe.Optimizer} lr {recipe.LearningRate:G3}, {recipe.Epochs} epochs, {get_num_threads()} threads");
+            trainer.EpochCompleted += metrics => Plots.WriteCurves(outputDirectory, trainer.History);
+
+            using var cancellation = new CancellationTokenSource();
+            ConsoleCancelEventHandler onCancel = (_, e) =>
+            {
+                e.Cancel = true;
+                cancellation.Cancel();
+            };
+            System.Console.CancelKeyPress += onCancel;
+            TrainingOutcome outcome;
+            try
+            {
+                outcome = RunWithProgress(trainer, output, recipe.Epochs, cancellation.Token);
+            }
+            finally
+            {
+                System.Console.CancelKeyPress -= onCancel;
+            }
+            if (outcome == TrainingOutcome.Interrupted)
+            {
+                output.WriteLine($"interrupted at epoch {trainer.Epoch + 1}, step {trainer.StepInEpoch}; checkpoint saved to {Path.Combine(outputDirectory, Trainer.CheckpointFile)} (continue with --resume)");
+                return LiteVisionCli.Success;
+            }
+            EpochMetrics? bestEpoch = trainer.History.MaxBy(m => double.IsNaN(m.ValidationAccuracy) ? m.TrainAccuracy : m.ValidationAccuracy);
+            output.WriteLine($"done: best validation top-1 {bestEpoch?.ValidationAccuracy:P2} (epoch {bestEpoch?.Epoch}); files in {outputDirectory}");
+            return LiteVisionCli.Success;
+        });
+        return command;
+    }
+
+    internal static ModelOptions WithDataClasses(ParseResult parsed, ModelOptionsBinder binder, ModelOptions options, DataSplit split)
+    {
+        int classes = split.Train.Classes.Count;
+        bool given = parsed.GetResult(binder.NumClasses) is { Implicit: false };
+        if (given && options.NumClasses != classes)
+            throw new UsageException($"--num-classes {options.NumClasses} does not match the data's {classes} classes.");
+        return options with { NumClasses = classes };
+    }
+
+    private static IReadOnlyList<IBatchTransform> TrainTransforms(string augment, DataSplit split, int size)
+    {
+        var transforms = new List<IBatchTransform>();
+        string mode = augment.ToLowerInvariant();
+        if (mode is not ("none" or "basic" or "trivial")) throw new UsageException($"--augment must be none, basic or trivial (got '{augment}').");
+        if (mode == "none")
+        {
+            if (split.Train.Height != size || split.Train.Width != size) transforms.Add(new Resize(size));
+            return transforms;
+        }
+        if (split.IsSmall)
+        {
+            if (split.Train.Height != size || split.Train.Width != size) transforms.Add(new Resize(size));
+            transforms.Add(new PadRandomCrop(Math.Max(2, size / 8)));
+        }
+        else
+        {
+            transforms.Add(new RandomResizedCrop(size));
+        }
+        transforms.Add(new RandomHorizontalFlip());
+        if (mode == "trivial") transforms.Add(new TrivialAugmentWide());
+        return transforms;
+    }
+
+    private static void LoadInitialWeights(ImageClassifier model, string path, TextWriter output)
+    {
+        LoadReport report = LoadWeights(model, path, strict: false);
+        if (report.Missing.Count > 0 || report.Unexpected.Count > 0)
+            throw new UsageException($"{path} does not fit the model: {report.Describe()}");
+        if (report.ShapeMismatches.Count > 0)
+            output.WriteLine($"--weights: {report.ShapeMismatches.Count} mis-shaped tensors left at their initial values ({string.Join(", ", report.ShapeMismatches.Select(m => m.Key))})");
+    }
+
+    /// <summary>Loads a safetensors file into <paramref name="model"/> by key and frees the file's tensors.</summary>
+    internal static LoadReport LoadWeights(ImageClassifier model, string path, bool strict)
+    {
+        Dictionary<string, Tensor> tensors = Safetensors.Read(path);
+        try
+        {
+            return StateDictLoader.Load(model, tensors, strict);
+        }
+        finally
+        {
+            foreach (Tensor t in tensors.Values) t.Dispose();
+        }
+    }
+
+    private static TrainingOutcome RunWithProgress(Trainer trainer, TextWriter output, int epochs, CancellationToken cancellation)
+    {
+        bool terminal = ReferenceEquals(output, System.Console.Out) && !System.Console.IsOutputRedirected;
+        void PrintEpoch(EpochMetrics m) => output.WriteLine(
+            $"epoch {m.Epoch}/{epochs}: loss {m.TrainLoss:0.0000} acc {m.TrainAccuracy:P2} | val loss {m.ValidationLoss:0.0000} top-1 {m.ValidationAccuracy:P2} top-5 {m.ValidationTop5:P2} | {m.ImagesPerSecond:0} img/s, {m.Seconds:0.0} s");
+        if (!terminal)
+        {
+            trainer.EpochCompleted += PrintEpoch;
+            return trainer.Run(cancellation);
+        }
+        return AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+            .Start(context =>
+            {
+                ProgressTask? task = null;
+                trainer.EpochStarted += (epoch, done) =>
+                {
+                    task = context.AddTask($"epoch {epoch + 1}/{epochs}", maxValue: 1);
+                    task.Value = 0;
+                };
+                trainer.StepCompleted += s =>
+                {
+                    if (task is null) return;
+                    task.MaxValue = s.StepsPerEpoch;
+                    task.Value = s.Step;
+                    task.Description = $"epoch {s.Epoch + 1}/{epochs} loss {s.Loss:0.000} acc {s.Accuracy:P1} {s.ImagesPerSecond:0} img/s";
+                };
+                trainer.EpochCompleted += m =>
+                {
+                    if (task is not null)
+                        task.Description = $"epoch {m.Epoch}/{epochs} loss {m.TrainLoss:0.000} acc {m.TrainAccuracy:P1} val {m.ValidationAccuracy:P2} {m.ImagesPerSecond:0} img/s";
+                };
+                return trainer.Run(cancellation);
+            });
+    }
+}

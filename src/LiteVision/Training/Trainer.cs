@@ -1,0 +1,297 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using LiteVision.Data;
+using LiteVision.Weights;
+using static TorchSharp.torch;
+
+namespace LiteVision.Training;
+
+/// <summary>Metrics of one finished epoch.</summary>
+/// <param name="Epoch">1-based epoch number.</param>
+/// <param name="LearningRate">Learning rate of the epoch's last step.</param>
+/// <param name="TrainLoss">Mean training loss (with smoothing and mixing, as optimised).</param>
+/// <param name="TrainAccuracy">Training top-1 against the un-mixed labels, in [0, 1].</param>
+/// <param name="ValidationLoss">Validation cross-entropy (NaN without validation data).</param>
+/// <param name="ValidationAccuracy">Validation top-1 (NaN without validation data); of the EMA model when EMA is on.</param>
+/// <param name="ValidationTop5">Validation top-5 (NaN without validation data).</param>
+/// <param name="Seconds">Wall time of the epoch's training steps (excluding validation).</param>
+/// <param name="ImagesPerSecond">Training images per second.</param>
+public sealed record EpochMetrics(int Epoch, double LearningRate, double TrainLoss, double TrainAccuracy, double ValidationLoss,
+    double ValidationAccuracy, double ValidationTop5, double Seconds, double ImagesPerSecond);
+
+/// <summary>Progress after one training step.</summary>
+/// <param name="Epoch">0-based epoch.</param>
+/// <param name="Step">Steps done in this epoch.</param>
+/// <param name="StepsPerEpoch">Steps of an epoch.</param>
+/// <param name="Loss">Running mean loss of the epoch.</param>
+/// <param name="Accuracy">Running training accuracy of the epoch.</param>
+/// <param name="ImagesPerSecond">Throughput of this epoch so far.</param>
+/// <param name="LearningRate">Learning rate of the step.</param>
+public sealed record StepProgress(int Epoch, int Step, int StepsPerEpoch, double Loss, double Accuracy, double ImagesPerSecond, double LearningRate);
+
+/// <summary>How a run ended.</summary>
+public enum TrainingOutcome
+{
+    /// <summary>All epochs ran.</summary>
+    Completed,
+
+    /// <summary>Cancelled (Ctrl-C); a checkpoint of the exact position was saved.</summary>
+    Interrupted,
+}
+
+/// <summary>
+/// Trains an image classifier with a <see cref="TrainingRecipe"/>: per-step learning rate (warm-up + cosine),
+/// label-smoothed soft-target cross-entropy, optional gradient clipping and EMA, validation after each epoch, and
+/// files in the output directory: <c>metrics.csv</c>, <c>last.safetensors</c> and <c>best.safetensors</c> (weights
+/// that <c>eval</c>/<c>predict</c> load), <c>class_indices.json</c>, and <c>checkpoint.safetensors</c> (weights,
+/// optimiser, EMA and position, for <see cref="LoadCheckpoint"/>). Every file is written to a temporary name and
+/// renamed. A run resumed from a checkpoint continues exactly: each step's randomness is a function of
+/// (seed, epoch, step), never of process state.
+/// </summary>
+public sealed class Trainer : IDisposable
+{
+    /// <summary>Name of the resumable checkpoint in the output directory.</summary>
+    public const string CheckpointFile = "checkpoint.safetensors";
+
+    private const string StateKey = "litevision.trainer";
+    private static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+    private readonly nn.Module<Tensor, Tensor> _model;
+    private readonly TrainingRecipe _recipe;
+    private readonly PrefetchingLoader _train;
+    private readonly PrefetchingLoader? _validation;
+    private readonly Optimizer _optimizer;
+    private readonly ModelEma? _ema;
+    private readonly List<EpochMetrics> _history = [];
+    private RunState _state = new();
+
+    /// <summary>
+    /// Prepares training of <paramref name="model"/>. <paramref name="createAverage"/> makes a second model of the same
+    /// architecture for the EMA (needed when <see cref="TrainingRecipe.EmaDecay"/> is positive).
+    /// </summary>
+    public Trainer(nn.Module<Tensor, Tensor> model, TrainingRecipe recipe, PrefetchingLoader train, PrefetchingLoader? validation = null,
+        string? outputDirectory = null, Func<nn.Module<Tensor, Tensor>>? createAverage = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(recipe);
+        ArgumentNullException.ThrowIfNull(train);
+        recipe.Validate();
+        (_model, _recipe, _train, _validation, OutputDirectory) = (model, recipe, train, validation, outputDirectory);
+        _optimizer = new Optimizer(model, recipe);
+        if (recipe.EmaDecay > 0)
+        {
+            if (createAverage is null) throw new ArgumentException("EMA needs a factory for the averaged model.", nameof(createAverage));
+            _ema = new ModelEma(model, createAverage(), recipe.EmaDecay);
+        }
+        if (outputDirectory is not null)
+        {
+            Directory.CreateDirectory(outputDirectory);
+            ImageFolder.WriteClassIndices(Path.Combine(outputDirectory, "class_indices.json"), train.Dataset.Classes);
+        }
+    }
+
+    /// <summary>Where files go (null: nowhere).</summary>
+    public string? OutputDirectory { get; }
+
+    /// <summary>Finished epochs' metrics.</summary>
+    public IReadOnlyList<EpochMetrics> History => _history;
+
+    /// <summary>Next epoch to run (0-based).</summary>
+    public int Epoch => _state.Epoch;
+
+    /// <summary>Steps done in the current epoch.</summary>
+    public int StepInEpoch => _state.StepInEpoch;
+
+    /// <summary>Optimiser steps done in total.</summary>
+    public long GlobalStep => _state.GlobalStep;
+
+    /// <summary>The optimiser (for inspection).</summary>
+    public Optimizer Optimizer => _optimizer;
+
+    /// <summary>The model evaluated and saved as "best": the EMA model when EMA is on, else the trained one.</summary>
+    public nn.Module<Tensor, Tensor> EvaluatedModel => _ema?.Model as nn.Module<Tensor, Tensor> ?? _model;
+
+    /// <summary>Raised after every step.</summary>
+    public event Action<StepProgress>? StepCompleted;
+
+    /// <summary>Raised when an epoch starts (argument: 0-based epoch, steps already done in it).</summary>
+    public event Action<int, int>? EpochStarted;
+
+    /// <summary>Raised after an epoch's validation and files are written.</summary>
+    public event Action<EpochMetrics>? EpochCompleted;
+
+    /// <summary>Runs the remaining epochs. On cancellation it finishes the current step, saves a checkpoint and returns.</summary>
+    public TrainingOutcome Run(CancellationToken cancellation = default)
+    {
+        int steps = _train.BatchesPerEpoch;
+        long total = (long)steps * _recipe.Epochs;
+        while (_state.Epoch < _recipe.Epochs)
+        {
+            int epoch = _state.Epoch;
+            EpochStarted?.Invoke(epoch, _state.StepInEpoch);
+            var clock = Stopwatch.StartNew();
+            double secondsBefore = _state.EpochSeconds;
+            long seenBefore = _state.Seen;
+            double lr = 0;
+            _model.train();
+            using (var batches = _train.Epoch(epoch, _state.StepInEpoch).GetEnumerator())
+            {
+                while (!cancellation.IsCancellationRequested && batches.MoveNext())
+                {
+                    using Batch batch = batches.Current;
+                    lr = _recipe.LearningRateAt(_state.GlobalStep, total, steps);
+                    TrainStep(batch, epoch, lr);
+                    double seconds = secondsBefore + clock.Elapsed.TotalSeconds;
+                    StepCompleted?.Invoke(new StepProgress(epoch, _state.StepInEpoch, steps, _state.LossSum / _state.Seen,
+                        (double)_state.Correct / _state.Seen, (_state.Seen - seenBefore) / Math.Max(1e-9, clock.Elapsed.TotalSeconds), lr));
+                    _state.EpochSeconds = seconds;
+                }
+            }
+            if (_state.StepInEpoch < steps)
+            {
+                if (OutputDirectory is not null) SaveCheckpoint(Path.Combine(OutputDirectory, CheckpointFile));
+                return TrainingOutcome.Interrupted;
+            }
+            FinishEpoch(epoch, _recipe.LearningRateAt(_state.GlobalStep - 1, total, steps), cancellation);
+        }
+        return TrainingOutcome.Completed;
+    }
+
+    private void TrainStep(Batch batch, int epoch, double lr)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(PrefetchingLoader.Mix(_recipe.Seed, epoch, 1_000_000 + _state.StepInEpoch));   // dropout, drop path
+        Tensor logits = _model.call(batch.Images);
+        Tensor loss = SoftCrossEntropy(logits, batch.Targets, _recipe.LabelSmoothing);
+        _optimizer.ZeroGrad();
+        loss.backward();
+        if (_recipe.GradientClipNorm > 0) _optimizer.ClipGradients(_recipe.GradientClipNorm);
+        _optimizer.Step(lr);
+        _optimizer.ZeroGrad();
+        _ema?.Update(_optimizer.Steps);
+        _state.LossSum += loss.item<float>() * batch.Count;
+        _state.Correct += logits.argmax(1).eq(batch.Labels).sum().item<long>();
+        _state.Seen += batch.Count;
+        _state.StepInEpoch++;
+        _state.GlobalStep++;
+    }
+
+    /// <summary>Cross-entropy against probability targets with label smoothing ε: mean of −Σ ((1−ε) t + ε/K) log softmax(z).</summary>
+    public static Tensor SoftCrossEntropy(Tensor logits, Tensor targets, double smoothing)
+    {
+        long k = logits.shape[1];
+        Tensor soft = smoothing > 0 ? targets * (1 - smoothing) + smoothing / k : targets;
+        return -(soft * nn.functional.log_softmax(logits, 1)).sum(1).mean();
+    }
+
+    private void FinishEpoch(int epoch, double lr, CancellationToken cancellation)
+    {
+        double valLoss = double.NaN, valAcc = double.NaN, valTop5 = double.NaN;
+        if (_validation is not null)
+        {
+            EvaluationResult result = Evaluator.Run(EvaluatedModel, _validation, cancellation: CancellationToken.None);
+            (valLoss, valAcc, valTop5) = (result.Loss, result.Top1, result.Top5);
+        }
+        var metrics = new EpochMetrics(epoch + 1, lr, _state.LossSum / _state.Seen, (double)_state.Correct / _state.Seen,
+            valLoss, valAcc, valTop5, _state.EpochSeconds, _state.Seen / Math.Max(1e-9, _state.EpochSeconds));
+        _history.Add(metrics);
+        double score = double.IsNaN(valAcc) ? metrics.TrainAccuracy : valAcc;
+        bool best = score > _state.Best;
+        if (best) _state.Best = score;
+        _state = _state with { Epoch = epoch + 1, StepInEpoch = 0, LossSum = 0, Correct = 0, Seen = 0, EpochSeconds = 0 };
+        if (OutputDirectory is not null)
+        {
+            WriteCsv(Path.Combine(OutputDirectory, "metrics.csv"), _history);
+            SaveWeights(Path.Combine(OutputDirectory, "last.safetensors"), EvaluatedModel);
+            if (best) SaveWeights(Path.Combine(OutputDirectory, "best.safetensors"), EvaluatedModel);
+            SaveCheckpoint(Path.Combine(OutputDirectory, CheckpointFile));
+        }
+        EpochCompleted?.Invoke(metrics);
+    }
+
+    /// <summary>Writes the weights (parameters and buffers) of <paramref name="model"/> as safetensors, atomically.</summary>
+    public static void SaveWeights(string path, nn.Module model) => Safetensors.Write(path, model.state_dict());
+
+    /// <summary>Writes the per-epoch metrics as CSV (invariant culture), atomically.</summary>
+    public static void WriteCsv(string path, IEnumerable<EpochMetrics> history)
+    {
+        var text = new StringBuilder("epoch,lr,train_loss,train_acc,val_loss,val_acc,val_top5,seconds,images_per_s\n");
+        foreach (EpochMetrics m in history)
+        {
+            text.AppendLine(string.Join(',', new object[] { m.Epoch, m.LearningRate, m.TrainLoss, m.TrainAccuracy, m.ValidationLoss,
+                m.ValidationAccuracy, m.ValidationTop5, m.Seconds, m.ImagesPerSecond }.Select(v => Convert.ToString(v, CultureInfo.InvariantCulture))));
+        }
+        string temporary = path + ".tmp";
+        File.WriteAllText(temporary, text.ToString());
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    /// <summary>Saves everything needed to continue exactly: weights, optimiser, EMA, position, running sums, history.</summary>
+    public void SaveCheckpoint(string path)
+    {
+        var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach ((string key, Tensor value) in _model.state_dict()) tensors["model." + key] = value;
+        foreach ((string key, Tensor value) in _optimizer.State) tensors["optim." + key] = value;
+        if (_ema is not null)
+            foreach ((string key, Tensor value) in _ema.Model.state_dict()) tensors["ema." + key] = value;
+        var saved = _state with { OptimizerSteps = _optimizer.Steps, History = [.. _history], Seed = _recipe.Seed, Epochs = _recipe.Epochs, StepsPerEpoch = _train.BatchesPerEpoch };
+        Safetensors.Write(path, tensors, new Dictionary<string, string> { [StateKey] = JsonSerializer.Serialize(saved, Json) });
+    }
+
+    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> with the same model, data and recipe.</summary>
+    /// <exception cref="InvalidDataException">Not a trainer checkpoint, or it was written for other data/recipe.</exception>
+    public void LoadCheckpoint(string path)
+    {
+        if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist (nothing to resume).", path);
+        IReadOnlyDictionary<string, string> metadata = Safetensors.ReadMetadata(path);
+        if (!metadata.TryGetValue(StateKey, out string? json))
+            throw new InvalidDataException($"{path}: not a LiteVision training checkpoint (no '{StateKey}' metadata).");
+        RunState state = JsonSerializer.Deserialize<RunState>(json, Json) ?? throw new InvalidDataException($"{path}: empty training state.");
+        if (state.StepsPerEpoch != _train.BatchesPerEpoch || state.Seed != _recipe.Seed || state.Epochs != _recipe.Epochs)
+            throw new InvalidDataException($"{path}: written for {state.Epochs} epochs of {state.StepsPerEpoch} steps with seed {state.Seed}; " +
+                $"this run has {_recipe.Epochs} epochs of {_train.BatchesPerEpoch} steps with seed {_recipe.Seed}. Resume with the same data and recipe.");
+        Dictionary<string, Tensor> tensors = Safetensors.Read(path);
+        try
+        {
+            StateDictLoader.Load(_model, Section(tensors, "model."));
+            _optimizer.LoadState(Section(tensors, "optim."), state.OptimizerSteps);
+            if (_ema is not null) StateDictLoader.Load(_ema.Model, Section(tensors, "ema."));
+        }
+        finally
+        {
+            foreach (Tensor t in tensors.Values) t.Dispose();
+        }
+        _history.Clear();
+        _history.AddRange(state.History);
+        _state = state with { History = [] };
+    }
+
+    private static Dictionary<string, Tensor> Section(Dictionary<string, Tensor> tensors, string prefix) =>
+        tensors.Where(kv => kv.Key.StartsWith(prefix, StringComparison.Ordinal)).ToDictionary(kv => kv.Key[prefix.Length..], kv => kv.Value);
+
+    /// <inheritdoc />
+    public void Dispose()
+    {
+        _optimizer.Dispose();
+        _ema?.Dispose();
+    }
+
+    /// <summary>The position and running sums that a checkpoint stores as JSON.</summary>
+    internal sealed record RunState
+    {
+        public int Epoch { get; init; }
+        public int StepInEpoch { get; set; }
+        public long GlobalStep { get; set; }
+        public long OptimizerSteps { get; init; }
+        public double LossSum { get; set; }
+        public long Correct { get; set; }
+        public long Seen { get; set; }
+        public double EpochSeconds { get; set; }
+        public double Best { get; set; } = double.NegativeInfinity;
+        public long Seed { get; init; }
+        public int Epochs { get; init; }
+        public int StepsPerEpoch { get; init; }
+        public List<EpochMetrics> History { get; init; } = [];
+    }
+}
