@@ -69,8 +69,8 @@ internal static class BenchCommand
                 using IInferenceEngine engine = engineName switch
                 {
                     Torch => new TorchEngine(model, ownsModel: false),
-                    Onnx => new OnnxEngine(OnnxExporter.Export(model, ModelSource.ExportOptions(info, size)).ToByteArray(), info.Name, onnxSettings),
-                    _ => new OnnxEngine(OnnxQuantizer.Quantize(OnnxExporter.Export(model, ModelSource.ExportOptions(info, size)),
+                    Onnx => new OnnxEngine(OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size)).ToByteArray(), info.Name, onnxSettings),
+                    _ => new OnnxEngine(OnnxQuantizer.Quantize(OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size)),
                         OnnxQuantizer.GeneratedCalibration(size)).ToByteArray(), info.Name, onnxSettings),
                 };
                 report = Measure(output, info.Name, engineName, engine, size, macs, batchSizes, settings, training ? model : null);

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using LiteVision.Export.Onnx;
+using LiteVision.Imaging;
 using LiteVision.Models;
 using LiteVision.Registry;
 
@@ -22,7 +23,8 @@ internal static class ExportCommand
         Option<bool> int8 = new("--int8") { Description = "Quantize to INT8 (static QDQ: per-channel int8 weights, uint8 activations); needs --calibration." };
         Option<string?> calibration = new("--calibration")
         {
-            Description = "Calibration images for --int8: a safetensors file with a tensor 'images' [N, 3, S, S], normalised, at the export size.",
+            Description = "Calibration images for --int8: a folder of images (decoded and preprocessed with the model's preset at the export size), " +
+                "or a safetensors file with a tensor 'images' [N, 3, S, S], normalised, at the export size.",
         };
         var command = new Command("export", "Export a model to ONNX (BatchNorm folded, dynamic batch, metadata for preprocessing).");
         binder.AddTo(command);
@@ -44,10 +46,12 @@ internal static class ExportCommand
             string? calibrationFile = parsed.GetValue(calibration);
             if (quantize && calibrationFile is null) throw new UsageException("--int8 needs --calibration FILE.");
             if (!quantize && calibrationFile is not null) throw new UsageException("--calibration applies only with --int8.");
-            List<(float[], int)>? batches = calibrationFile is null ? null : ReadCalibration(calibrationFile, size);
+            List<(float[], int)>? batches = calibrationFile is null ? null
+                : Directory.Exists(calibrationFile) ? ReadCalibrationImages(calibrationFile, ModelSource.Preprocessing(info, options, size))
+                : ReadCalibration(calibrationFile, size);
 
             using ImageClassifier model = ModelSource.Create(info, options, parsed.GetValue(weights));
-            OnnxModel onnx = OnnxExporter.Export(model, ModelSource.ExportOptions(info, size, version, labelList));
+            OnnxModel onnx = OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size, version, labelList));
             if (batches is not null) onnx = OnnxQuantizer.Quantize(onnx, batches);
             onnx.Save(path);
             long bytes = new FileInfo(path).Length;
@@ -57,6 +61,24 @@ internal static class ExportCommand
             return LiteVisionCli.Success;
         });
         return command;
+    }
+
+    private const int CalibrationBatch = 8;
+
+    /// <summary>The images of <paramref name="folder"/>, decoded and preprocessed as the model's input, in batches.</summary>
+    private static List<(float[], int)> ReadCalibrationImages(string folder, PreprocessSettings settings)
+    {
+        IReadOnlyList<string> files = ImageDecoder.FindImages(folder);
+        if (files.Count == 0) throw new UsageException($"No images (JPEG, PNG, BMP, WebP) in calibration folder {folder}.");
+        int perImage = 3 * settings.CropSize * settings.CropSize;
+        var batches = new List<(float[], int)>();
+        foreach (string[] chunk in files.Chunk(CalibrationBatch))
+        {
+            var batch = new float[chunk.Length * perImage];
+            for (int i = 0; i < chunk.Length; i++) ImagePreprocessor.PreprocessFile(chunk[i], settings, batch.AsSpan(i * perImage, perImage));
+            batches.Add((batch, chunk.Length));
+        }
+        return batches;
     }
 
     private static List<(float[], int)> ReadCalibration(string path, int size)
@@ -73,9 +95,9 @@ internal static class ExportCommand
             float[] all = images.to_type(TorchSharp.torch.ScalarType.Float32).contiguous().data<float>().ToArray();
             int perImage = 3 * size * size, count = (int)shape[0];
             var batches = new List<(float[], int)>();
-            for (int start = 0; start < count; start += 8)
+            for (int start = 0; start < count; start += CalibrationBatch)
             {
-                int n = Math.Min(8, count - start);
+                int n = Math.Min(CalibrationBatch, count - start);
                 batches.Add((all.AsSpan(start * perImage, n * perImage).ToArray(), n));
             }
             return batches;

@@ -1,6 +1,6 @@
 using System.CommandLine;
 using LiteVision.Export.Onnx;
-using LiteVision.Inference;
+using LiteVision.Imaging;
 using LiteVision.Models;
 using LiteVision.Registry;
 using LiteVision.Weights;
@@ -48,7 +48,27 @@ internal static class ModelSource
         return size;
     }
 
-    /// <summary>Export options for <paramref name="info"/> with ImageNet normalisation.</summary>
-    public static OnnxExportOptions ExportOptions(ModelInfo info, int size, int opset = OnnxExportOptions.MaxOpset, IReadOnlyList<string>? labels = null) =>
-        new() { ModelName = info.Name, Input = InputSpec.ImageNet(size), Opset = opset, Labels = labels };
+    /// <summary>Export options for <paramref name="info"/> at input <paramref name="size"/>, with the preprocessing of the
+    /// model's preset (<see cref="PreprocessPresets"/>) in the metadata: its resize and filter when the size is the
+    /// preset's crop, else <c>size · 256 / 224</c>; its mean/std.</summary>
+    public static OnnxExportOptions ExportOptions(ModelInfo info, ModelOptions options, int size, int opset = OnnxExportOptions.MaxOpset,
+        IReadOnlyList<string>? labels = null) =>
+        ExportOptions(info, Preprocessing(info, options, size), opset, labels);
+
+    /// <summary>The model's preset (<see cref="PreprocessPresets"/>) for input <paramref name="size"/>: the preset itself
+    /// when the size is its crop, else <c>size · 256 / 224</c> bilinear with the preset's mean/std.</summary>
+    public static PreprocessSettings Preprocessing(ModelInfo info, ModelOptions options, int size)
+    {
+        PreprocessSettings preset = PreprocessPresets.For(info, options);
+        return preset.CropSize == size ? preset : PreprocessSettings.ForCrop(size) with { Mean = preset.Mean, Std = preset.Std };
+    }
+
+    /// <summary>Export options for <paramref name="info"/> whose input and metadata are <paramref name="preprocessing"/>'s.</summary>
+    public static OnnxExportOptions ExportOptions(ModelInfo info, PreprocessSettings preprocessing, int opset = OnnxExportOptions.MaxOpset,
+        IReadOnlyList<string>? labels = null) =>
+        new()
+        {
+            ModelName = info.Name, Input = preprocessing.Input, Opset = opset, Labels = labels,
+            ResizeSize = preprocessing.ResizeSize, Interpolation = preprocessing.Interpolation,
+        };
 }

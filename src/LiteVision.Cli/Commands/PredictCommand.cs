@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using LiteVision.Export.Onnx;
 using LiteVision.Imaging;
 using LiteVision.Inference;
 using LiteVision.Models;
@@ -13,39 +14,46 @@ namespace LiteVision.Cli.Commands;
 /// <summary><c>litevision predict</c>: top-K classes of image files with a model and a checkpoint.</summary>
 internal static class PredictCommand
 {
+    public const string Torch = "torch";
+    public const string Onnx = "onnx";
+
     public static Command Create(TextWriter output, TextWriter error)
     {
         var binder = new ModelOptionsBinder();
+        binder.Model.Description = "Registered model name (with --weights), or an exported .onnx file (run on ONNX Runtime, preprocessing from its metadata).";
         Argument<string[]> images = new("images") { Description = "Image files (JPEG, PNG, BMP, WebP) or folders of them.", Arity = ArgumentArity.OneOrMore };
-        Option<string> weights = new("--weights") { Description = "Checkpoint: torch.save .pth/.pt (zip or legacy) or .safetensors.", Required = true };
+        Option<string?> weights = new("--weights") { Description = "Checkpoint for a model name: torch.save .pth/.pt (zip or legacy) or .safetensors." };
+        Option<string?> backend = new("--backend") { Description = $"Engine: {Torch} (libtorch) or {Onnx} (ONNX Runtime; the model is exported in memory). Default: {Onnx} for an .onnx file, else {Torch}." };
         Option<string?> classes = new("--classes") { Description = "Class names: class_indices.json ({\"0\": \"daisy\", …}), a JSON array, or labels.txt (one per line)." };
         Option<int> topK = new("--topk") { Description = "Classes to show per image.", DefaultValueFactory = _ => 5 };
-        Option<int?> resize = new("--resize") { Description = "Shorter side after resizing (default: the model's preset)." };
-        Option<int?> crop = new("--crop") { Description = "Center-crop size (default: the model's preset)." };
-        Option<string?> interpolation = new("--interpolation") { Description = "Resize filter: bilinear or bicubic (default: the model's preset)." };
+        Option<int?> resize = new("--resize") { Description = "Shorter side after resizing (default: the model's preset or the ONNX metadata)." };
+        Option<int?> crop = new("--crop") { Description = "Center-crop size (default: the model's preset; an .onnx file's input size)." };
+        Option<string?> interpolation = new("--interpolation") { Description = "Resize filter: bilinear or bicubic (default: the model's preset or the ONNX metadata)." };
         interpolation.AcceptOnlyFromAmong("bilinear", "bicubic");
-        Option<string?> mean = new("--mean") { Description = "Normalisation mean, three comma-separated values (default ImageNet's)." };
-        Option<string?> std = new("--std") { Description = "Normalisation std, three comma-separated values (default ImageNet's)." };
+        Option<string?> mean = new("--mean") { Description = "Normalisation mean, three comma-separated values (default: the preset's or the ONNX metadata's)." };
+        Option<string?> std = new("--std") { Description = "Normalisation std, three comma-separated values (default: the preset's or the ONNX metadata's)." };
         Option<int> batchSize = new("--batch-size") { Description = "Images per forward pass.", DefaultValueFactory = _ => 16 };
         Option<string> format = OutputFormat.CreateOption();
-        var command = new Command("predict", "Classify images with a model and a checkpoint: top-K classes with probabilities.");
+        var command = new Command("predict", "Classify images with a model and a checkpoint, or an exported .onnx file: top-K classes with probabilities.");
         binder.AddTo(command);
         command.Arguments.Add(images);
-        foreach (Option option in new Option[] { weights, classes, topK, resize, crop, interpolation, mean, std, batchSize, format })
+        foreach (Option option in new Option[] { weights, backend, classes, topK, resize, crop, interpolation, mean, std, batchSize, format })
             command.Options.Add(option);
 
         command.SetAction(parsed =>
         {
-            (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
             int k = parsed.GetValue(topK);
             if (k < 1) throw new UsageException($"--topk must be at least 1 (got {k}).");
             int batch = parsed.GetValue(batchSize);
             if (batch < 1) throw new UsageException($"--batch-size must be at least 1 (got {batch}).");
+            string modelArgument = parsed.GetValue(binder.Model)!;
+            bool onnxFile = modelArgument.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+            string engineName = parsed.GetValue(backend) ?? (onnxFile ? Onnx : Torch);
+            if (engineName is not (Torch or Onnx)) throw new UsageException($"Unknown --backend '{engineName}': use {Torch} or {Onnx}.");
+            string? weightsPath = parsed.GetValue(weights);
             List<string> files = ExpandImages(parsed.GetValue(images)!);
             IReadOnlyList<string>? labels = parsed.GetValue(classes) is { } labelPath ? ClassLabels.Load(labelPath) : null;
-
-            PreprocessSettings preset = PreprocessPresets.For(info, options);
-            var settings = (preset with
+            PreprocessSettings Override(PreprocessSettings preset) => (preset with
             {
                 ResizeSize = parsed.GetValue(resize) ?? preset.ResizeSize,
                 // --resize alone never pads: the default crop shrinks to fit it.
@@ -55,17 +63,13 @@ internal static class PredictCommand
                 Std = ParseTriple(parsed.GetValue(std), "--std") ?? preset.Std,
             }).Validated();
 
-            string weightsPath = parsed.GetValue(weights)!;
-            bool classesGiven = parsed.GetResult(binder.NumClasses) is { Implicit: false };
-            if (!classesGiven && CheckpointClasses(info, options, weightsPath) is { } fileClasses && fileClasses != options.NumClasses)
-                options = options with { NumClasses = (int)fileClasses };
-            using ImageClassifier model = info.Create(options);
-            WeightLoadResult loaded = model.LoadWeights(weightsPath, strict: true, keepHeadOnClassMismatch: classesGiven, StateDictAdapters.For(info.Family));
-            if (loaded.Head is not null) error.WriteLine(loaded.Summary);
-            if (labels is not null && labels.Count != model.NumClasses)
-                throw new UsageException($"{parsed.GetValue(classes)} has {labels.Count} labels but the model has {model.NumClasses} classes.");
+            using Predictor predictor = onnxFile
+                ? OpenOnnx(modelArgument, engineName, weightsPath, labels, batch, Override)
+                : OpenModel(binder, parsed, engineName, weightsPath, labels, batch, Override, error);
+            if (labels is not null && labels.Count != predictor.Engine.NumClasses)
+                throw new UsageException($"{parsed.GetValue(classes)} has {labels.Count} labels but the model has {predictor.Engine.NumClasses} classes.");
 
-            IReadOnlyList<ImagePrediction> predictions = Run(model, files, settings, k, labels, batch, error);
+            IReadOnlyList<ImagePrediction> predictions = Run(predictor, files, k, error);
             if (parsed.GetValue(format) == OutputFormat.Json)
                 OutputFormat.WriteJson(output, predictions.Select(p => new
                 {
@@ -79,16 +83,63 @@ internal static class PredictCommand
         return command;
     }
 
-    private static IReadOnlyList<ImagePrediction> Run(ImageClassifier model, List<string> files, PreprocessSettings settings, int k,
-        IReadOnlyList<string>? labels, int batch, TextWriter error)
+    /// <summary>An exported file on ONNX Runtime: preprocessing and labels from its metadata, options override them.</summary>
+    private static Predictor OpenOnnx(string path, string engineName, string? weightsPath, IReadOnlyList<string>? labels, int batch,
+        Func<PreprocessSettings, PreprocessSettings> configure)
     {
-        if (!ReferenceEquals(error, System.Console.Error) || System.Console.IsErrorRedirected || files.Count <= batch)
-            return FilePredictor.Predict(model, files, settings, k, labels, batch);
+        if (engineName != Onnx) throw new UsageException($"An .onnx file runs on ONNX Runtime (--backend {Onnx}), not on {engineName}.");
+        if (weightsPath is not null) throw new UsageException("--weights does not apply to an .onnx file: its weights are inside it.");
+        var engine = new OnnxEngine(path);
+        try
+        {
+            PreprocessSettings settings = configure(engine.Preprocessing);
+            if (settings.CropSize != engine.Input.Size)
+                throw new UsageException($"{path} takes {engine.Input.Size}x{engine.Input.Size} input; --crop {settings.CropSize} does not fit it (export it at that size).");
+            return new Predictor(engine, settings, labels ?? engine.Labels, batch);
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>A registered model with a checkpoint, on libtorch or (exported in memory at the crop size) ONNX Runtime.</summary>
+    private static Predictor OpenModel(ModelOptionsBinder binder, ParseResult parsed, string engineName, string? weightsPath,
+        IReadOnlyList<string>? labels, int batch, Func<PreprocessSettings, PreprocessSettings> configure, TextWriter error)
+    {
+        (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
+        if (weightsPath is null) throw new UsageException($"predict {info.Name} needs --weights FILE (or give an exported .onnx file instead of the name).");
+        PreprocessSettings settings = configure(PreprocessPresets.For(info, options));
+        bool classesGiven = parsed.GetResult(binder.NumClasses) is { Implicit: false };
+        if (!classesGiven && CheckpointClasses(info, options, weightsPath) is { } fileClasses && fileClasses != options.NumClasses)
+            options = options with { NumClasses = (int)fileClasses };
+        ImageClassifier model = info.Create(options);
+        try
+        {
+            WeightLoadResult loaded = model.LoadWeights(weightsPath, strict: true, keepHeadOnClassMismatch: classesGiven, StateDictAdapters.For(info.Family));
+            if (loaded.Head is not null) error.WriteLine(loaded.Summary);
+            if (engineName == Torch) return Predictor.FromModel(model, settings, labels, batch, ownsModel: true);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+        OnnxModel onnx;
+        using (model) onnx = OnnxExporter.Export(model, ModelSource.ExportOptions(info, settings));
+        return new Predictor(new OnnxEngine(onnx.ToByteArray(), info.Name), settings, labels, batch);
+    }
+
+    private static IReadOnlyList<ImagePrediction> Run(Predictor predictor, List<string> files, int k, TextWriter error)
+    {
+        if (!ReferenceEquals(error, System.Console.Error) || System.Console.IsErrorRedirected || files.Count <= predictor.BatchSize)
+            return predictor.PredictFiles(files, k);
         IReadOnlyList<ImagePrediction> result = [];
         AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(error) }).Progress().Start(context =>
         {
             ProgressTask task = context.AddTask("Classifying", maxValue: files.Count);
-            result = FilePredictor.Predict(model, files, settings, k, labels, batch, done => task.Increment(done));
+            result = predictor.PredictFiles(files, k, done => task.Increment(done));
         });
         return result;
     }
@@ -110,8 +161,7 @@ internal static class PredictCommand
         {
             if (Directory.Exists(argument))
             {
-                var found = Directory.EnumerateFiles(argument).Where(f => ImageDecoder.Extensions.Contains(Path.GetExtension(f)))
-                    .Order(StringComparer.Ordinal).ToList();
+                IReadOnlyList<string> found = ImageDecoder.FindImages(argument);
                 if (found.Count == 0) throw new UsageException($"No images (JPEG, PNG, BMP, WebP) in folder {argument}.");
                 files.AddRange(found);
             }
@@ -142,7 +192,7 @@ internal static class PredictCommand
         {
             for (int rank = 0; rank < prediction.Predictions.Count; rank++)
             {
-                ClassScore score = prediction.Predictions[rank];
+                Prediction score = prediction.Predictions[rank];
                 table.AddRow(new Text(rank == 0 ? prediction.Image : ""), new Text($"{rank + 1}"), new Text($"{score.Index}"),
                     new Text(score.Label ?? "-"), new Text(score.Probability.ToString("0.0000", CultureInfo.InvariantCulture)));
             }

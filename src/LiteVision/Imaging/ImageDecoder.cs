@@ -22,6 +22,11 @@ public static class ImageDecoder
         ".jpg", ".jpeg", ".png", ".bmp", ".webp", ".gif",
     };
 
+    /// <summary>The image files (by <see cref="Extensions"/>) directly in <paramref name="folder"/>, sorted by name (ordinal).</summary>
+    /// <exception cref="DirectoryNotFoundException">No such folder.</exception>
+    public static IReadOnlyList<string> FindImages(string folder) =>
+        Directory.EnumerateFiles(folder).Where(f => Extensions.Contains(Path.GetExtension(f))).Order(StringComparer.Ordinal).ToList();
+
     /// <summary>Decodes the image file at <paramref name="path"/>.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">The file is not an image SkiaSharp can decode, or is damaged.</exception>

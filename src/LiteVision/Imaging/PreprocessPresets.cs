@@ -37,7 +37,6 @@ public static class PreprocessPresets
     public static PreprocessSettings For(ModelInfo model, ModelOptions? options = null)
     {
         if (ByModel.TryGetValue(model.Name, out PreprocessSettings? known) && options?.ResolutionMultiplier is null) return known;
-        int crop = model.InputSizeFor(options ?? ModelOptions.Default);
-        return P((int)Math.Round(crop * 256.0 / 224.0), crop);
+        return PreprocessSettings.ForCrop(model.InputSizeFor(options ?? ModelOptions.Default));
     }
 }

@@ -1,3 +1,4 @@
+using LiteVision.Inference;
 using static TorchSharp.torch;
 
 namespace LiteVision.Imaging;
@@ -18,11 +19,18 @@ public enum Interpolation
 /// </summary>
 public sealed record PreprocessSettings
 {
-    /// <summary>ImageNet channel means (RGB).</summary>
-    public static IReadOnlyList<float> ImageNetMean { get; } = [0.485f, 0.456f, 0.406f];
+    /// <summary>ImageNet channel means (RGB): <see cref="InputSpec.ImageNetMean"/>.</summary>
+    public static IReadOnlyList<float> ImageNetMean => InputSpec.ImageNetMean;
 
-    /// <summary>ImageNet channel standard deviations (RGB).</summary>
-    public static IReadOnlyList<float> ImageNetStd { get; } = [0.229f, 0.224f, 0.225f];
+    /// <summary>ImageNet channel standard deviations (RGB): <see cref="InputSpec.ImageNetStd"/>.</summary>
+    public static IReadOnlyList<float> ImageNetStd => InputSpec.ImageNetStd;
+
+    /// <summary>The usual rule for a model input of <paramref name="crop"/> pixels: resize to <c>crop · 256 / 224</c>
+    /// (rounded), bilinear, ImageNet normalisation.</summary>
+    public static PreprocessSettings ForCrop(int crop) => new() { ResizeSize = (int)Math.Round(crop * 256.0 / 224.0), CropSize = crop };
+
+    /// <summary>What the model sees: the crop size and the normalisation.</summary>
+    public InputSpec Input => new(CropSize, Mean, Std);
 
     /// <summary>The common torchvision preset: 256 bilinear → 224.</summary>
     public static PreprocessSettings Default { get; } = new();
@@ -75,6 +83,16 @@ public static class ImagePreprocessor
         Tensor mean = tensor(settings.Mean.ToArray()).view(3, 1, 1);
         Tensor std = tensor(settings.Std.ToArray()).view(3, 1, 1);
         return scaled.sub_(mean).div_(std).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Decodes the image file at <paramref name="path"/> and writes its preprocessed pixels into
+    /// <paramref name="target"/> (<c>3 · crop · crop</c> floats, CHW, normalised).</summary>
+    /// <exception cref="FileNotFoundException">No such file.</exception>
+    /// <exception cref="InvalidDataException">The file is not a decodable image.</exception>
+    public static void PreprocessFile(string path, PreprocessSettings settings, Span<float> target)
+    {
+        using var scope = NewDisposeScope();
+        ToTensor(ImageDecoder.Decode(path), settings).data<float>().CopyTo(target);
     }
 
     /// <summary>Bilinear shorter-side resize to <paramref name="size"/> and centre crop, as CHW bytes into <paramref name="destination"/>.</summary>

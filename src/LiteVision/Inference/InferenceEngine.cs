@@ -1,4 +1,6 @@
+using System.Globalization;
 using System.Text.Json;
+using LiteVision.Imaging;
 using LiteVision.Export.Onnx;
 using LiteVision.Models;
 using Microsoft.ML.OnnxRuntime;
@@ -107,6 +109,21 @@ public sealed class OnnxEngine : IInferenceEngine
 
     /// <summary>Input size and normalisation from the metadata (ImageNet's mean/std and the graph's size when absent).</summary>
     public InputSpec Input { get; }
+
+    /// <summary>
+    /// Image preprocessing from the metadata: center crop to <see cref="Input"/>'s size after resizing the shorter side to
+    /// <c>litevision.resize_size</c> with <c>litevision.interpolation</c> (else <c>size · 256 / 224</c>, bilinear), and
+    /// <see cref="Input"/>'s mean/std.
+    /// </summary>
+    public PreprocessSettings Preprocessing => PreprocessSettings.ForCrop(Input.Size) with
+    {
+        ResizeSize = Metadata.TryGetValue(OnnxMetadataKeys.ResizeSize, out string? resize)
+            ? int.Parse(resize, CultureInfo.InvariantCulture) : PreprocessSettings.ForCrop(Input.Size).ResizeSize,
+        Interpolation = Metadata.TryGetValue(OnnxMetadataKeys.Interpolation, out string? filter)
+            ? Enum.Parse<Interpolation>(filter, ignoreCase: true) : Interpolation.Bilinear,
+        Mean = Input.Mean,
+        Std = Input.Std,
+    };
 
     /// <summary>Class labels from the metadata, or null.</summary>
     public IReadOnlyList<string>? Labels { get; }

@@ -55,6 +55,7 @@ public sealed record InceptionBranch(string Name, IReadOnlyList<InceptionOp> Ops
 public class BranchConcat : nn.Module<Tensor, Tensor>
 {
     private readonly List<nn.Module<Tensor, Tensor>> _branches = [];
+    private readonly List<string> _branchNames = [];
 
     /// <summary>Creates the block.</summary>
     /// <param name="inChannels">Input channels.</param>
@@ -69,6 +70,7 @@ public class BranchConcat : nn.Module<Tensor, Tensor>
             (nn.Module<Tensor, Tensor> module, long channels) = Build(inChannels, branch.Ops, norm);
             register_module(branch.Name, module);
             _branches.Add(module);
+            _branchNames.Add(branch.Name);
             outChannels += channels;
         }
         BranchChannels = outChannels;
@@ -76,6 +78,9 @@ public class BranchConcat : nn.Module<Tensor, Tensor>
 
     /// <summary>Input channels.</summary>
     public long InChannels { get; }
+
+    /// <summary>The branches' child names, in concatenation order.</summary>
+    public IReadOnlyList<string> BranchNames => _branchNames;
 
     /// <summary>Channels of the concatenated branches.</summary>
     public long BranchChannels { get; }
@@ -145,6 +150,12 @@ public sealed class InceptionResidual : BranchConcat
 
     /// <summary>The residual scaling.</summary>
     public double Scale { get; }
+
+    /// <summary>The 1x1 projection of the concatenated branches (<c>conv2d</c>).</summary>
+    public Conv2d Projection => conv2d;
+
+    /// <summary>True when a ReLU follows the addition (false for the last block).</summary>
+    public bool Activates => relu is not null;
 
     /// <inheritdoc />
     public override long OutChannels => InChannels;

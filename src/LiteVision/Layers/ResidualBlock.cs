@@ -55,6 +55,9 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>
     /// <summary>True when the shortcut is a projection (<c>downsample</c>) rather than the identity.</summary>
     public bool HasProjection => _downsample is not null;
 
+    /// <summary>Number of conv → BN stages (<c>conv1/bn1</c> … <c>convN/bnN</c>): 2 for a basic block, 3 for a bottleneck.</summary>
+    public int Depth => _stages.Count;
+
     /// <summary>ResNet-18/34's block: 3x3 (stride) → 3x3, both to <paramref name="planes"/> channels.</summary>
     public static ResidualBlock Basic(long inChannels, long planes, int stride, BatchNormSettings norm,
         SqueezeExcitation? squeezeExcitation = null) =>

@@ -107,6 +107,12 @@ public sealed class GoogLeNet : ImageClassifier
     /// <inheritdoc />
     public override long NumClasses { get; }
 
+    /// <summary>True when the input is re-normalised as torchvision's <c>transform_input</c>.</summary>
+    public bool TransformsInput => _transformInput;
+
+    /// <summary>Child names of the stem, Inception blocks and pools, in forward order (without the head and aux classifiers).</summary>
+    public IEnumerable<string> BodyNames => _body.Select(b => b.Name);
+
     /// <summary>True when the auxiliary classifiers exist.</summary>
     public bool HasAuxClassifiers => aux1 is not null;
 
@@ -162,13 +168,20 @@ public sealed class GoogLeNet : ImageClassifier
     // torchvision's _transform_input: from ImageNet mean/std normalisation to (x − 0.5) / 0.5.
     private static Tensor TransformInput(Tensor x)
     {
-        double[] mean = [0.485, 0.456, 0.406];
-        double[] std = [0.229, 0.224, 0.225];
         var channels = new Tensor[3];
         for (int c = 0; c < 3; c++)
-            channels[c] = x[TensorIndex.Colon, TensorIndex.Slice(c, c + 1)] * (std[c] / 0.5) + (mean[c] - 0.5) / 0.5;
+            channels[c] = x[TensorIndex.Colon, TensorIndex.Slice(c, c + 1)] * TransformScale[c] + TransformShift[c];
         return cat(channels, 1);
     }
+
+    private static readonly double[] TransformMean = [0.485, 0.456, 0.406];
+    private static readonly double[] TransformStd = [0.229, 0.224, 0.225];
+
+    /// <summary>Per-channel factor of <c>transform_input</c>: <c>std / 0.5</c>.</summary>
+    public static IReadOnlyList<double> TransformScale { get; } = TransformStd.Select(s => s / 0.5).ToArray();
+
+    /// <summary>Per-channel offset of <c>transform_input</c>: <c>(mean − 0.5) / 0.5</c>.</summary>
+    public static IReadOnlyList<double> TransformShift { get; } = TransformMean.Select(m => (m - 0.5) / 0.5).ToArray();
 
     /// <summary>An auxiliary classifier: 4x4 average pool → 1x1 BasicConv2d to 128 → fc1 (1024) → ReLU → dropout 0.7 → fc2.</summary>
     private sealed class InceptionAux : nn.Module<Tensor, Tensor>

@@ -84,7 +84,7 @@ public sealed class InceptionResNetV2 : ImageClassifier
 
     private const long Features = 1536;
 
-    private readonly List<nn.Module<Tensor, Tensor>> _body = [];
+    private readonly List<(string Name, nn.Module<Tensor, Tensor> Module)> _body = [];
     private readonly AdaptiveAvgPool2d global_pool;
     private readonly Dropout? dropout;
     private readonly Linear classif;
@@ -97,7 +97,7 @@ public sealed class InceptionResNetV2 : ImageClassifier
         void Add(string name, nn.Module<Tensor, Tensor> module)
         {
             register_module(name, module);
-            _body.Add(module);
+            _body.Add((name, module));
         }
         void AddConv(string name, long outChannels, int kernel, int stride, bool valid)
         {
@@ -145,6 +145,9 @@ public sealed class InceptionResNetV2 : ImageClassifier
     /// <inheritdoc />
     public override long NumClasses { get; }
 
+    /// <summary>Child names of the stem and blocks up to <c>conv2d_7b</c>, in forward order (without the head).</summary>
+    public IEnumerable<string> BodyNames => _body.Select(b => b.Name);
+
     /// <summary>The registered variant <c>inception_resnet_v2</c>.</summary>
     public static IEnumerable<ModelInfo> Variants()
     {
@@ -162,7 +165,7 @@ public sealed class InceptionResNetV2 : ImageClassifier
         if (input.shape[2] < _minInputSize || input.shape[3] < _minInputSize)
             throw new ArgumentException($"Inception-ResNet-v2 needs at least {_minInputSize}x{_minInputSize} input, got {input.shape[2]}x{input.shape[3]}.", nameof(input));
         Tensor x = input;
-        foreach (nn.Module<Tensor, Tensor> module in _body) x = module.call(x);
+        foreach ((_, nn.Module<Tensor, Tensor> module) in _body) x = module.call(x);
         x = global_pool.call(x).flatten(1);
         if (dropout is not null) x = dropout.call(x);
         return classif.call(x);

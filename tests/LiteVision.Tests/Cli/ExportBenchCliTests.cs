@@ -105,6 +105,59 @@ public sealed class ExportBenchCliTests
         Assert.Equal(LiteVisionCli.UsageError, Run("export", "mobilenet_v2", "--calibration", calibration, "--out", path).Code);
     }
 
+    [Fact]
+    public void Export_Int8_WithCalibrationFolder_EqualsCalibratingWithTheSamePreprocessedImages()
+    {
+        using var directory = new TempDirectory();
+        string folder = directory.File("calibration");
+        CheckpointOracle.WriteImages(folder);                                   // generated PNGs (RGB, grayscale, RGBA)
+        IReadOnlyList<string> files = LiteVision.Imaging.ImageDecoder.FindImages(folder);
+        Assert.True(files.Count >= 3);
+        string weights = directory.File("weights.safetensors");
+        using (var model = LiteVision.Registry.ModelZoo.Create("mobilenet_v2", new LiteVision.Registry.ModelOptions { NumClasses = 10 }))
+            LiteVision.Weights.Safetensors.Write(weights, model.state_dict());
+
+        string fromFolder = directory.File("folder.onnx");
+        var (code, output, error) = Run("export", "mobilenet_v2", "--num-classes", "10", "--weights", weights, "--input-size", "32", "--int8",
+            "--calibration", folder, "--out", fromFolder);
+        Assert.True(code == 0, error);
+        Assert.Contains($"calibrated on {files.Count} images", output);
+        OnnxChecker.Check(fromFolder);
+
+        // The same images decoded and preprocessed here (mobilenet_v2's preset at 32 px: resize 37, crop 32, ImageNet
+        // mean/std), given as a tensor file, give the identical quantized file.
+        var settings = LiteVision.Imaging.PreprocessSettings.ForCrop(32);
+        string tensorFile = directory.File("calibration.safetensors");
+        using (var scope = TorchSharp.torch.NewDisposeScope())
+        {
+            var images = TorchSharp.torch.stack(files.Select(f => LiteVision.Imaging.ImagePreprocessor.ToTensor(LiteVision.Imaging.ImageDecoder.Decode(f), settings)));
+            LiteVision.Weights.Safetensors.Write(tensorFile, new Dictionary<string, TorchSharp.torch.Tensor> { ["images"] = images });
+        }
+        string fromTensors = directory.File("tensors.onnx");
+        Assert.Equal(0, Run("export", "mobilenet_v2", "--num-classes", "10", "--weights", weights, "--input-size", "32", "--int8",
+            "--calibration", tensorFile, "--out", fromTensors).Code);
+        Assert.Equal(File.ReadAllBytes(fromTensors), File.ReadAllBytes(fromFolder));
+        // … and the images matter: calibrating on the first image alone gives other ranges.
+        string single = directory.File("single");
+        Directory.CreateDirectory(single);
+        File.Copy(files[0], Path.Combine(single, Path.GetFileName(files[0])));
+        string fromSingle = directory.File("single.onnx");
+        Assert.Equal(0, Run("export", "mobilenet_v2", "--num-classes", "10", "--weights", weights, "--input-size", "32", "--int8",
+            "--calibration", single, "--out", fromSingle).Code);
+        Assert.NotEqual(File.ReadAllBytes(fromFolder), File.ReadAllBytes(fromSingle));
+
+        // An empty folder and a folder with a corrupt image: usage errors, no file.
+        Directory.CreateDirectory(directory.File("empty"));
+        File.WriteAllText(Path.Combine(folder, "zz_corrupt.png"), "not a PNG");
+        foreach (string bad in new[] { directory.File("empty"), folder })
+        {
+            var result = Run("export", "mobilenet_v2", "--input-size", "32", "--int8", "--calibration", bad, "--out", directory.File("bad.onnx"));
+            Assert.Equal(LiteVisionCli.UsageError, result.Code);
+            Assert.StartsWith("error:", result.Error);
+            Assert.False(File.Exists(directory.File("bad.onnx")));
+        }
+    }
+
     [Theory]
     [InlineData("torch")]
     [InlineData("onnx")]

@@ -17,16 +17,19 @@ public sealed class OnnxExportTests
     [Theory, MemberData(nameof(AllModels))]
     public void EveryModel_Exports_PassesChecker_AndOrtEqualsLibtorch(string name)
     {
-        using ImageClassifier model = OnnxTestModels.Random(name);
+        int size = Math.Max(Size, ModelZoo.Get(name).MinInputSize);   // Inception-ResNet-v2 needs 75 px
+        using ImageClassifier model = OnnxTestModels.Random(name, measuredStatistics: true);
         using var directory = new TempDirectory();
         string path = directory.File(name + ".onnx");
-        OnnxExporter.Export(model, new OnnxExportOptions { ModelName = name, Input = InputSpec.ImageNet(Size) }, path);
+        OnnxExporter.Export(model, new OnnxExportOptions { ModelName = name, Input = InputSpec.ImageNet(size) }, path);
         OnnxChecker.Check(path);
 
-        float[] images = OnnxTestModels.Images(2, Size);
+        float[] images = OnnxTestModels.Images(2, size);
         using var torchEngine = new TorchEngine(model, ownsModel: false);
         using var onnxEngine = new OnnxEngine(path);
-        OnnxTestModels.AssertClose(torchEngine.Run(images, 2, Size), onnxEngine.Run(images, 2, Size), 1e-4);
+        double tolerance = OnnxTestModels.Tolerance(model, images, 2, size, 1e-4);
+        OnnxTestModels.AssertClose(torchEngine.Run(images, 2, size), onnxEngine.Run(images, 2, size), tolerance);
+        Assert.True(tolerance < 2e-3, $"libtorch's own float32 drift {tolerance / 2:g3} makes the comparison meaningless");
     }
 
     [Fact]

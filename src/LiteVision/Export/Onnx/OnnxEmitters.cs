@@ -19,13 +19,17 @@ public delegate string OnnxEmitter<in TModule>(OnnxExportContext context, TModul
 /// its forward may differ). A new block type is exported by registering one small emitter, e.g. from its family's
 /// <c>Variants()</c> or a static constructor: <c>OnnxEmitters.Register&lt;MyBlock&gt;((ctx, m, path, x) =&gt; …)</c>.
 /// </summary>
-public static class OnnxEmitters
+public static partial class OnnxEmitters
 {
     internal delegate string Untyped(OnnxExportContext context, nn.Module module, string path, string input);
 
     private static readonly ConcurrentDictionary<Type, Untyped> Registry = new();
 
-    static OnnxEmitters() => RegisterBuiltIns();
+    static OnnxEmitters()
+    {
+        RegisterBuiltIns();
+        RegisterClassicFamilies();
+    }
 
     /// <summary>Registers (or replaces) the emitter of <typeparamref name="TModule"/>.</summary>
     public static void Register<TModule>(OnnxEmitter<TModule> emitter) where TModule : nn.Module =>
@@ -137,8 +141,7 @@ public static class OnnxEmitters
         Register<FeaturesClassifier>((c, m, path, x) =>
         {
             string features = c.Emit(m.Features, OnnxExportContext.Child(path, "features"), x);
-            string pooled = c.Graph.Node("GlobalAveragePool", OnnxExportContext.Child(path, "avgpool"), [features]);
-            string flat = c.Graph.Node("Flatten", path, [pooled], OnnxAttribute.Int("axis", 1));
+            string flat = c.EmitGlobalPoolFlatten(OnnxExportContext.Child(path, "avgpool"), features);
             return c.Emit(m.Classifier, OnnxExportContext.Child(path, "classifier"), flat);
         });
     }

@@ -50,9 +50,31 @@ public sealed class OnnxExportContext
 
     /// <summary>Exports the children of <paramref name="module"/> in order, each fed the previous one's output
     /// (a BatchNorm right after a convolution is folded into it).</summary>
-    public string EmitChain(nn.Module module, string path, string input)
+    public string EmitChain(nn.Module module, string path, string input) => EmitSequence(module.named_children().ToList(), path, input);
+
+    /// <summary>
+    /// Exports the named children of <paramref name="module"/> as a chain in the order given (the order of its forward,
+    /// which need not be the registration order; a child may appear more than once, e.g. a shared <c>relu</c>). A name
+    /// ending in <c>?</c> is optional: skipped when the module has no such child. A BatchNorm named right after a
+    /// convolution is folded into it.
+    /// </summary>
+    /// <exception cref="OnnxExportException">A required child does not exist.</exception>
+    public string EmitChildren(nn.Module module, string path, string input, params string[] names)
     {
-        var children = module.named_children().ToList();
+        var children = module.named_children().ToDictionary(kv => kv.name, kv => kv.module);
+        var sequence = new List<(string, nn.Module)>(names.Length);
+        foreach (string entry in names)
+        {
+            bool optional = entry.EndsWith('?');
+            string name = optional ? entry[..^1] : entry;
+            if (children.TryGetValue(name, out nn.Module? child)) sequence.Add((name, child));
+            else if (!optional) throw Unsupported(path, module, $"a module without child '{name}'");
+        }
+        return EmitSequence(sequence, path, input);
+    }
+
+    private string EmitSequence(IReadOnlyList<(string name, nn.Module module)> children, string path, string input)
+    {
         string value = input;
         for (int i = 0; i < children.Count; i++)
         {
@@ -69,6 +91,10 @@ public sealed class OnnxExportContext
         return value;
     }
 
+    /// <summary>Global average pooling → flatten (the head of every classifier), named under <paramref name="path"/>.</summary>
+    public string EmitGlobalPoolFlatten(string path, string input) =>
+        Graph.Node("Flatten", path, [Graph.Node("GlobalAveragePool", path, [input])], OnnxAttribute.Int("axis", 1));
+
     /// <summary>
     /// Emits a 2-D convolution, optionally with the BatchNorm that follows it folded into its weights and bias
     /// (<c>w·γ/√(σ²+ε)</c>, <c>(b−μ)·γ/√(σ²+ε)+β</c>, computed in float64). The weight keeps the convolution's key,
@@ -76,33 +102,51 @@ public sealed class OnnxExportContext
     /// </summary>
     public string EmitConv(Conv2d conv, string path, string input, (BatchNorm2d Norm, string Path)? norm = null)
     {
-        if (conv.transposed) throw Unsupported(path, conv, "transposed convolution");
-        if (conv.padding_mode != TorchSharp.PaddingModes.Zeros) throw Unsupported(path, conv, $"padding mode {conv.padding_mode}");
-        long[] padding = conv.padding_type is null && conv.padding is { } p ? p : throw Unsupported(path, conv, $"padding '{conv.padding_type}'");
-        long[] pads = padding.Length == 1 ? [padding[0], padding[0], padding[0], padding[0]] : [padding[0], padding[1], padding[0], padding[1]];
-        var attributes = new[]
-        {
-            OnnxAttribute.IntList("kernel_shape", conv.kernel_size),
-            OnnxAttribute.IntList("strides", conv.stride),
-            OnnxAttribute.IntList("pads", pads),
-            OnnxAttribute.IntList("dilations", conv.dilation),
-            OnnxAttribute.Int("group", conv.groups),
-        };
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
         string weightKey = Child(path, "weight");
         if (norm is not { } bn)
         {
             var inputs = new List<string> { input, Graph.Initializer(weightKey, conv.weight!) };
             if (conv.bias is not null) inputs.Add(Graph.Initializer(Child(path, "bias"), conv.bias));
-            return Graph.Node("Conv", path, inputs, attributes);
+            return Graph.Node("Conv", path, inputs, ConvAttributes(conv, path));
         }
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
         (Tensor scale, Tensor shift) = BatchNormAffine(bn.Norm);
-        Tensor weight = conv.weight!.to_type(ScalarType.Float64) * scale.view(-1, 1, 1, 1);
-        Tensor bias = conv.bias is { } convBias ? Residual.Add(convBias.to_type(ScalarType.Float64) * scale, shift) : shift;
-        string w = Graph.Initializer(weightKey, weight);
-        string b = Graph.Initializer(Child(bn.Path, "bias"), bias);
+        return EmitConv(conv, path, input, scale, shift, Child(bn.Path, "bias"));
+    }
+
+    /// <summary>
+    /// Emits a 2-D convolution followed by the per-output-channel affine map <c>y·scale + shift</c> folded into its
+    /// weights and bias (computed in float64); the weight keeps the convolution's key, the bias is named
+    /// <paramref name="biasKey"/>. Used for BatchNorm folding and for constant output scalings (Inception-ResNet).
+    /// </summary>
+    public string EmitConv(Conv2d conv, string path, string input, Tensor scale, Tensor shift, string biasKey)
+    {
+        OnnxAttribute[] attributes = ConvAttributes(conv, path);
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        Tensor s = scale.to_type(ScalarType.Float64), t = shift.to_type(ScalarType.Float64);
+        Tensor weight = conv.weight!.to_type(ScalarType.Float64) * s.view(-1, 1, 1, 1);
+        Tensor bias = conv.bias is { } convBias ? Residual.Add(convBias.to_type(ScalarType.Float64) * s, t) : t;
+        string w = Graph.Initializer(Child(path, "weight"), weight);
+        string b = Graph.Initializer(biasKey, bias);
         return Graph.Node("Conv", path, [input, w, b], attributes);
+    }
+
+    private static OnnxAttribute[] ConvAttributes(Conv2d conv, string path)
+    {
+        if (conv.transposed) throw Unsupported(path, conv, "transposed convolution");
+        if (conv.padding_mode != TorchSharp.PaddingModes.Zeros) throw Unsupported(path, conv, $"padding mode {conv.padding_mode}");
+        long[] padding = conv.padding_type is null && conv.padding is { } p ? p : throw Unsupported(path, conv, $"padding '{conv.padding_type}'");
+        long[] pads = padding.Length == 1 ? [padding[0], padding[0], padding[0], padding[0]] : [padding[0], padding[1], padding[0], padding[1]];
+        return
+        [
+            OnnxAttribute.IntList("kernel_shape", conv.kernel_size),
+            OnnxAttribute.IntList("strides", conv.stride),
+            OnnxAttribute.IntList("pads", pads),
+            OnnxAttribute.IntList("dilations", conv.dilation),
+            OnnxAttribute.Int("group", conv.groups),
+        ];
     }
 
     /// <summary>A BatchNorm in eval mode as a per-channel affine map <c>x·scale + shift</c> (float64).</summary>

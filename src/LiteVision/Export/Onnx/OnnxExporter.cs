@@ -24,6 +24,12 @@ public sealed record OnnxExportOptions
     /// <summary>Input size and normalisation (written to the metadata; the graph's spatial size).</summary>
     public InputSpec Input { get; init; } = InputSpec.ImageNet(224);
 
+    /// <summary>Shorter side images are resized to before the center crop (metadata for predictors), or null.</summary>
+    public int? ResizeSize { get; init; }
+
+    /// <summary>Resize filter (metadata for predictors), or null.</summary>
+    public Imaging.Interpolation? Interpolation { get; init; }
+
     /// <summary>Class labels, one per output, or null.</summary>
     public IReadOnlyList<string>? Labels { get; init; }
 
@@ -41,6 +47,10 @@ public static class OnnxMetadataKeys
     public const string ModelName = "litevision.model";
     /// <summary>Square input size.</summary>
     public const string InputSize = "litevision.input_size";
+    /// <summary>Shorter side after resizing, before the center crop to the input size.</summary>
+    public const string ResizeSize = "litevision.resize_size";
+    /// <summary>Resize filter: <c>bilinear</c> or <c>bicubic</c>.</summary>
+    public const string Interpolation = "litevision.interpolation";
     /// <summary>Per-channel mean, comma-separated.</summary>
     public const string Mean = "litevision.mean";
     /// <summary>Per-channel standard deviation, comma-separated.</summary>
@@ -107,6 +117,8 @@ public static class OnnxExporter
         var onnx = new OnnxModel(builder.Graph, options.Opset);
         onnx.Metadata[OnnxMetadataKeys.ModelName] = options.ModelName;
         onnx.Metadata[OnnxMetadataKeys.InputSize] = options.Input.Size.ToString(CultureInfo.InvariantCulture);
+        if (options.ResizeSize is { } resize) onnx.Metadata[OnnxMetadataKeys.ResizeSize] = resize.ToString(CultureInfo.InvariantCulture);
+        if (options.Interpolation is { } filter) onnx.Metadata[OnnxMetadataKeys.Interpolation] = filter.ToString().ToLowerInvariant();
         onnx.Metadata[OnnxMetadataKeys.Mean] = InputSpec.FormatVector(options.Input.Mean);
         onnx.Metadata[OnnxMetadataKeys.Std] = InputSpec.FormatVector(options.Input.Std);
         onnx.Metadata[OnnxMetadataKeys.NumClasses] = model.NumClasses.ToString(CultureInfo.InvariantCulture);

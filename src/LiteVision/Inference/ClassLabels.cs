@@ -1,60 +1,6 @@
 using System.Text.Json;
-using LiteVision.Imaging;
-using LiteVision.Models;
-using static TorchSharp.torch;
 
 namespace LiteVision.Inference;
-
-/// <summary>One class of a top-K answer.</summary>
-/// <param name="Index">Class index (row of the classifier).</param>
-/// <param name="Label">Its name, when labels were given.</param>
-/// <param name="Probability">Softmax probability.</param>
-public sealed record ClassScore(int Index, string? Label, float Probability);
-
-/// <summary>The top-K classes of one image.</summary>
-/// <param name="Image">The image's path.</param>
-/// <param name="Predictions">Best first.</param>
-public sealed record ImagePrediction(string Image, IReadOnlyList<ClassScore> Predictions);
-
-/// <summary>Classifies image files with a libtorch model: decode → preprocess → batched eval forward → softmax → top-K.</summary>
-public static class FilePredictor
-{
-    /// <summary>
-    /// Top-<paramref name="topK"/> classes for each image, in input order, processing <paramref name="batchSize"/> images per
-    /// forward pass (each batch in its own dispose scope). The model is put in eval mode.
-    /// </summary>
-    /// <exception cref="InvalidDataException">An image cannot be decoded (the message names it).</exception>
-    public static IReadOnlyList<ImagePrediction> Predict(ImageClassifier model, IReadOnlyList<string> images, PreprocessSettings settings,
-        int topK = 5, IReadOnlyList<string>? labels = null, int batchSize = 8, Action<int>? progress = null)
-    {
-        if (topK < 1) throw new ArgumentException($"top-K must be at least 1 (got {topK}).", nameof(topK));
-        settings.Validated();
-        model.eval();
-        int k = (int)Math.Min(topK, model.NumClasses);
-        var results = new List<ImagePrediction>(images.Count);
-        using var inference = inference_mode();
-        foreach (string[] batch in images.Chunk(Math.Max(1, batchSize)))
-        {
-            using var scope = NewDisposeScope();
-            Tensor input = stack(batch.Select(path => ImagePreprocessor.ToTensor(ImageDecoder.Decode(path), settings)).ToArray());
-            Tensor probabilities = nn.functional.softmax(model.call(input), 1);
-            (Tensor values, Tensor indices) = probabilities.topk(k, dim: 1);
-            float[] p = values.data<float>().ToArray();
-            long[] index = indices.data<long>().ToArray();
-            for (int i = 0; i < batch.Length; i++)
-            {
-                var scores = Enumerable.Range(0, k).Select(j =>
-                {
-                    int c = (int)index[i * k + j];
-                    return new ClassScore(c, labels is not null && c < labels.Count ? labels[c] : null, p[i * k + j]);
-                }).ToList();
-                results.Add(new ImagePrediction(batch[i], scores));
-            }
-            progress?.Invoke(batch.Length);
-        }
-        return results;
-    }
-}
 
 /// <summary>Reads class names: <c>class_indices.json</c> (<c>{"0": "daisy", …}</c>), ImageNet's <c>{"0": ["n01440764", "tench"], …}</c>, a JSON array, or a text file with one name per line.</summary>
 public static class ClassLabels
