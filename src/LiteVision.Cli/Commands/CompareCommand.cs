@@ -30,8 +30,7 @@ internal static class CompareCommand
         command.SetAction(parsed =>
         {
             string[] names = parsed.GetValue(models)!;
-            foreach (string name in names.Where(n => !ModelZoo.Contains(n)))
-                throw new UsageException($"Unknown model '{name}'. Valid names: {string.Join(", ", ModelZoo.Names)}.");
+            var infos = names.Distinct(StringComparer.OrdinalIgnoreCase).Select(ModelOptionsBinder.Lookup).ToList();
             int? size = parsed.GetValue(inputSize);
             if (size is < 8 or > 2048) throw new UsageException($"--input-size must be in [8, 2048] (got {size}).");
             int timedRuns = parsed.GetValue(runs);
@@ -40,9 +39,8 @@ internal static class CompareCommand
             bool measure = parsed.GetValue(bench);
 
             var entries = new List<Entry>();
-            foreach (string name in names.Distinct(StringComparer.OrdinalIgnoreCase))
+            foreach (ModelInfo info in infos)
             {
-                ModelInfo info = ModelZoo.Get(name);
                 int resolution = size ?? info.DefaultInputSize;
                 using ImageClassifier model = info.Create();
                 ModelSummary summary = ModelSummary.Compute(model, info.Name, resolution);

@@ -36,13 +36,7 @@ internal sealed class ModelOptionsBinder
     /// <summary>Looks the model up and reads the options; unknown names get a suggestion.</summary>
     public (ModelInfo Info, ModelOptions Options) Bind(ParseResult parsed)
     {
-        string name = parsed.GetValue(Model)!;
-        if (!ModelZoo.Contains(name))
-        {
-            string? suggestion = ModelZoo.Names.MinBy(n => EditDistance(n, name));
-            throw new UsageException($"Unknown model '{name}'.{(suggestion is null ? "" : $" Did you mean '{suggestion}'?")} " +
-                $"Valid names: {string.Join(", ", ModelZoo.Names)}.");
-        }
+        ModelInfo info = Lookup(parsed.GetValue(Model)!);
         var options = new ModelOptions
         {
             NumClasses = parsed.GetValue(NumClasses),
@@ -55,7 +49,16 @@ internal sealed class ModelOptionsBinder
             ResolutionMultiplier = parsed.GetValue(ResolutionMultiplier),
             SmallInput = parsed.GetValue(SmallInput),
         };
-        return (ModelZoo.Get(name), options);
+        return (info, options);
+    }
+
+    /// <summary>The registered model <paramref name="name"/>; an unknown name is a usage error with the closest suggestion.</summary>
+    public static ModelInfo Lookup(string name)
+    {
+        if (ModelZoo.Contains(name)) return ModelZoo.Get(name);
+        string? suggestion = ModelZoo.Names.MinBy(n => EditDistance(n, name));
+        throw new UsageException($"Unknown model '{name}'.{(suggestion is null ? "" : $" Did you mean '{suggestion}'?")} " +
+            $"Valid names: {string.Join(", ", ModelZoo.Names)}.");
     }
 
     private static int EditDistance(string a, string b)
