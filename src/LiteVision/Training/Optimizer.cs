@@ -108,16 +108,17 @@ public sealed class Optimizer : IDisposable
     /// <exception cref="InvalidDataException">A tensor names an unknown parameter or has the wrong shape.</exception>
     public void LoadState(IReadOnlyDictionary<string, Tensor> state, long steps)
     {
-        var shapes = _parameters.ToDictionary(p => p.Name, p => p.Parameter.shape);
+        var parameters = _parameters.ToDictionary(p => p.Name, p => p.Parameter);
         foreach (Tensor old in _state.Values) old.Dispose();
         _state.Clear();
         foreach ((string key, Tensor value) in state)
         {
             int dot = key.LastIndexOf('.');
             string parameter = dot < 0 ? key : key[..dot];
-            if (!shapes.TryGetValue(parameter, out long[]? shape) || !shape.SequenceEqual(value.shape))
+            if (!parameters.TryGetValue(parameter, out TorchSharp.Modules.Parameter? like) || !like.shape.SequenceEqual(value.shape))
                 throw new InvalidDataException($"Optimizer state '{key}' does not match any parameter of the model.");
-            _state[key] = value.detach().clone();
+            // In the parameter's own memory layout (channels-last weights keep channels-last buffers).
+            _state[key] = empty_like(like).copy_(value).DetachFromDisposeScope();
         }
         Steps = steps;
     }

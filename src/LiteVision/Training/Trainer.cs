@@ -78,11 +78,15 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(train);
         recipe.Validate();
         (_model, _recipe, _train, _validation, OutputDirectory) = (model, recipe, train, validation, outputDirectory);
+        // Before the optimiser: converting replaces the convolution weights with new parameters.
+        if (recipe.ChannelsLast) Layers.ChannelsLast.ConvertWeights(model);
         _optimizer = new Optimizer(model, recipe);
         if (recipe.EmaDecay > 0)
         {
             if (createAverage is null) throw new ArgumentException("EMA needs a factory for the averaged model.", nameof(createAverage));
-            _ema = new ModelEma(model, createAverage(), recipe.EmaDecay);
+            nn.Module<Tensor, Tensor> average = createAverage();
+            if (recipe.ChannelsLast) Layers.ChannelsLast.ConvertWeights(average);
+            _ema = new ModelEma(model, average, recipe.EmaDecay);
         }
         if (outputDirectory is not null)
         {
@@ -162,7 +166,7 @@ public sealed class Trainer : IDisposable
     {
         using var scope = NewDisposeScope();
         manual_seed(PrefetchingLoader.Mix(_recipe.Seed, epoch, 1_000_000 + _state.StepInEpoch));   // dropout, drop path
-        Tensor logits = _model.call(batch.Images);
+        Tensor logits = _model.call(_recipe.ChannelsLast ? Layers.ChannelsLast.Apply(batch.Images) : batch.Images);
         Tensor loss = SoftCrossEntropy(logits, batch.Targets, _recipe.LabelSmoothing);
         _optimizer.ZeroGrad();
         loss.backward();

@@ -7,7 +7,7 @@ internal static class TensorAssert
     /// <summary>Asserts every element of <paramref name="actual"/> equals <paramref name="expected"/> within atol + rtol·|expected|.</summary>
     public static void Close(float[] expected, Tensor actual, double atol = 1e-5, double rtol = 1e-4)
     {
-        float[] values = actual.detach().cpu().to_type(ScalarType.Float32).data<float>().ToArray();
+        float[] values = actual.detach().cpu().to_type(ScalarType.Float32).contiguous().data<float>().ToArray();
         Assert.Equal(expected.Length, values.Length);
         for (int i = 0; i < values.Length; i++)
         {
