@@ -3,7 +3,9 @@
 #   bash benchmarks/training/run.sh throughput   # LiteVision vs PyTorch images/s, same model/batch/threads, one run
 #   bash benchmarks/training/run.sh rss          # resident memory over >= 1000 training steps
 #   bash benchmarks/training/run.sh accuracy     # full Fashion-MNIST: test accuracy and wall time
-# Environment: MODEL (default shufflenet_v2_x0_5), BATCH (128), THREADS (1), EPOCHS (accuracy run, 3).
+# Environment: MODEL (default shufflenet_v2_x0_5), BATCH (128), THREADS (1), EPOCHS (accuracy run, 3), ROUNDS (throughput, 3), STEPS (throughput, 60 per epoch),
+# LR (accuracy, 0.2), WD (accuracy, 5e-5), AUGMENT (accuracy, basic),
+# CROP_PADDING (accuracy, default size/8).
 # On a shared, oversubscribed machine use THREADS=1 (or OMP_WAIT_POLICY=PASSIVE): spinning OpenMP workers that lose
 # their core make every parallel op wait (measured: 2 threads 2 img/s, 1 thread 44 img/s at batch 8 under load 15).
 set -euo pipefail
@@ -14,12 +16,20 @@ dotnet build src/LiteVision.Cli -c Release -v q >/dev/null
 cli() { dotnet src/LiteVision.Cli/bin/Release/net10.0/LiteVision.Cli.dll "$@"; }
 case "${1:-throughput}" in
   throughput)
-    steps=20
-    # LiteVision: the real trainer (loader on one worker, no augmentation), 2 epochs of `steps` batches; the second
-    # epoch's images/s is the warm figure (PyTorch: 3 warm-up steps, then `steps` timed steps on a synthetic batch).
-    cli train "$MODEL" --small-input --data bundled --limit-train $((steps * BATCH)) --limit-test 64 --epochs 2 \
-      --warmup 0 --batch-size "$BATCH" --threads "$THREADS" --augment none --out /tmp/litevision-throughput | tee "$OUT/throughput-litevision.txt"
-    /usr/bin/python3 benchmarks/training/torch_throughput.py "$MODEL" "$BATCH" "$THREADS" "$steps" | tee "$OUT/throughput-pytorch.txt"
+    # LiteVision: the real trainer (loader on one worker, basic augmentation off), 2 epochs of STEPS batches; the
+    # second epoch's images/s is the warm figure. PyTorch: 3 warm-up steps, then STEPS timed steps on a synthetic
+    # batch (no loader at all). Both layouts of both, interleaved over ROUNDS rounds; the ratio uses the same round.
+    steps=${STEPS:-60}; rounds=${ROUNDS:-3}
+    : > "$OUT/throughput.txt"
+    for round in $(seq "$rounds"); do
+      for layout in channels-last nchw; do
+        cli train "$MODEL" --small-input --data bundled --limit-train $((steps * BATCH)) --limit-test 64 --epochs 2 \
+          --warmup 0 --batch-size "$BATCH" --threads "$THREADS" --augment none --memory-format "$layout" --out /tmp/litevision-throughput \
+          | grep '^epoch 2' | sed "s/^/round $round litevision $layout: /" | tee -a "$OUT/throughput.txt"
+        /usr/bin/python3 benchmarks/training/torch_throughput.py "$MODEL" "$BATCH" "$THREADS" "$steps" "$layout" \
+          | sed "s/^/round $round /" | tee -a "$OUT/throughput.txt"
+      done
+    done
     ;;
   rss)
     # 1000+ steps of batch 8; VmRSS sampled every 2 s.
@@ -35,7 +45,7 @@ case "${1:-throughput}" in
   accuracy)
     start=$(date +%s)
     cli train "$MODEL" --small-input --data fashion-mnist --epochs "$EPOCHS" --batch-size "$BATCH" --threads "$THREADS" \
-      --lr 0.2 --weight-decay 5e-4 --warmup 0.3 --label-smoothing 0.1 --out runs/fashion-mnist-"$MODEL" | tee "$OUT/accuracy-train.txt"
+      --lr "${LR:-0.2}" --weight-decay "${WD:-5e-5}" --warmup 0.3 --label-smoothing 0.1 --augment "${AUGMENT:-basic}" ${CROP_PADDING:+--crop-padding "$CROP_PADDING"} --out runs/fashion-mnist-"$MODEL" | tee "$OUT/accuracy-train.txt"
     echo "wall time: $(( $(date +%s) - start )) s" | tee -a "$OUT/accuracy-train.txt"
     cli eval "$MODEL" --small-input --data fashion-mnist --weights runs/fashion-mnist-"$MODEL"/best.safetensors --threads "$THREADS" \
       | tee "$OUT/accuracy-eval.txt"

@@ -1,5 +1,7 @@
 using System.CommandLine;
 using LiteVision.Data;
+using LiteVision.Export.Onnx;
+using LiteVision.Inference;
 using LiteVision.Models;
 using LiteVision.Registry;
 using LiteVision.Training;
@@ -14,33 +16,77 @@ internal static class EvalCommand
     {
         var binder = new ModelOptionsBinder();
         var data = new DataOptions();
-        Option<string> weights = new("--weights") { Description = "Weights to evaluate (safetensors, e.g. <out>/best.safetensors).", Required = true };
+        Option<string?> weights = new("--weights") { Description = "Weights to evaluate (safetensors, e.g. <out>/best.safetensors); not for an .onnx file." };
+        Option<string?> backend = new("--backend")
+        {
+            Description = $"Engine: {PredictCommand.Torch} (libtorch) or {PredictCommand.Onnx} (ONNX Runtime; the model is exported in memory). Default: {PredictCommand.Onnx} for an .onnx file (also INT8 ones from export --int8), else {PredictCommand.Torch}.",
+        };
         Option<string?> outDir = new("--out") { Description = "Folder for confusion.png and metrics.json (default: the weights' folder)." };
         Option<string> format = OutputFormat.CreateOption();
-        var command = new Command("eval", "Evaluate weights on a data set's test/validation split: top-1, top-5, per-class precision/recall/F1, confusion-matrix PNG.");
+        var command = new Command("eval", "Evaluate weights or an exported .onnx file on a data set's test/validation split: top-1, top-5, per-class precision/recall/F1, confusion-matrix PNG.");
         binder.AddTo(command);
+        binder.Model.Description = "Registered model name (with --weights), or an exported .onnx file (run on ONNX Runtime at its input size).";
+        command.Options.Add(backend);
         data.AddTo(command);
         command.Options.Add(weights);
         command.Options.Add(outDir);
         command.Options.Add(format);
         command.SetAction(parsed =>
         {
-            (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
-            string weightsPath = parsed.GetValue(weights)!;
-            if (!File.Exists(weightsPath)) throw new FileNotFoundException($"Weights '{weightsPath}' do not exist.", weightsPath);
-            DataSplit split = data.Load(parsed, info.InputSizeFor(options), 42, output);
-            options = TrainCommand.WithDataClasses(parsed, binder, options, split);
-            int size = parsed.GetValue(data.ImageSize) ?? (split.IsSmall ? split.Test.Height : info.InputSizeFor(options));
-            using ImageClassifier model = info.Create(options);
-            TrainCommand.LoadWeights(model, weightsPath, strict: true);
-            EvaluationResult result = Evaluator.Run(model, data.EvalLoader(parsed, split, size));
+            string modelArgument = parsed.GetValue(binder.Model)!;
+            bool onnxFile = modelArgument.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+            string engineName = parsed.GetValue(backend) ?? (onnxFile ? PredictCommand.Onnx : PredictCommand.Torch);
+            if (engineName is not (PredictCommand.Torch or PredictCommand.Onnx))
+                throw new UsageException($"Unknown --backend '{engineName}': use {PredictCommand.Torch} or {PredictCommand.Onnx}.");
+            string? weightsPath = parsed.GetValue(weights);
+            string modelName;
+            DataSplit split;
+            EvaluationResult result;
+            if (onnxFile)
+            {
+                if (engineName != PredictCommand.Onnx) throw new UsageException($"An .onnx file runs on ONNX Runtime (--backend {PredictCommand.Onnx}), not on {engineName}.");
+                if (weightsPath is not null) throw new UsageException("--weights does not apply to an .onnx file: its weights are inside it.");
+                using var engine = new OnnxEngine(modelArgument);
+                split = data.Load(parsed, engine.Input.Size, 42, output);
+                int size = parsed.GetValue(data.ImageSize) ?? engine.Input.Size;
+                if (size != engine.Input.Size)
+                    throw new UsageException($"{modelArgument} takes {engine.Input.Size}x{engine.Input.Size} input; --image-size {size} does not fit it (export it at that size).");
+                if (engine.NumClasses > 0 && engine.NumClasses != split.Test.Classes.Count)
+                    throw new UsageException($"{modelArgument} has {engine.NumClasses} classes; the data has {split.Test.Classes.Count}.");
+                modelName = engine.ModelName;
+                result = Evaluator.Run(engine, data.EvalLoader(parsed, split, size));
+                weightsPath = modelArgument;
+            }
+            else
+            {
+                (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
+                if (weightsPath is null) throw new UsageException($"eval {info.Name} needs --weights FILE (or give an exported .onnx file instead of the name).");
+                if (!File.Exists(weightsPath)) throw new FileNotFoundException($"Weights '{weightsPath}' do not exist.", weightsPath);
+                split = data.Load(parsed, info.InputSizeFor(options), 42, output);
+                options = TrainCommand.WithDataClasses(parsed, binder, options, split);
+                int size = parsed.GetValue(data.ImageSize) ?? (split.IsSmall ? split.Test.Height : info.InputSizeFor(options));
+                using ImageClassifier model = info.Create(options);
+                TrainCommand.LoadWeights(model, weightsPath, strict: true);
+                modelName = info.Name;
+                if (engineName == PredictCommand.Torch)
+                {
+                    result = Evaluator.Run(model, data.EvalLoader(parsed, split, size));
+                }
+                else
+                {
+                    OnnxModel onnx = OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size));
+                    using var engine = new OnnxEngine(onnx.ToByteArray(), info.Name);
+                    result = Evaluator.Run(engine, data.EvalLoader(parsed, split, size));
+                }
+            }
             string directory = parsed.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(weightsPath))!;
             Directory.CreateDirectory(directory);
             string confusionPath = Path.Combine(directory, "confusion.png");
             Plots.WriteConfusion(confusionPath, result);
             object json = new
             {
-                model = info.Name,
+                model = modelName,
+                backend = engineName,
                 data = split.Name,
                 images = result.Count,
                 top1 = result.Top1,
@@ -58,7 +104,7 @@ internal static class EvalCommand
                 OutputFormat.WriteJson(output, json);
                 return LiteVisionCli.Success;
             }
-            var table = new Table().Border(TableBorder.Rounded).Title($"{info.Name} on {split.Name} ({result.Count} images)")
+            var table = new Table().Border(TableBorder.Rounded).Title($"{modelName} on {split.Name} ({result.Count} images, {engineName})")
                 .AddColumn("Class").AddColumn(new TableColumn("Precision").RightAligned()).AddColumn(new TableColumn("Recall").RightAligned())
                 .AddColumn(new TableColumn("F1").RightAligned()).AddColumn(new TableColumn("Support").RightAligned());
             foreach (ClassMetrics c in result.PerClass)

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LiteVision.Data;
 using LiteVision.Export.Onnx;
 using LiteVision.Imaging;
 using LiteVision.Models;
@@ -24,7 +25,8 @@ internal static class ExportCommand
         Option<string?> calibration = new("--calibration")
         {
             Description = "Calibration images for --int8: a folder of images (decoded and preprocessed with the model's preset at the export size), " +
-                "or a safetensors file with a tensor 'images' [N, 3, S, S], normalised, at the export size.",
+                "a safetensors file with a tensor 'images' [N, 3, S, S], normalised, at the export size, or a data set the model was trained on " +
+                $"({string.Join(" | ", CalibrationDataSets)}: its first {CalibrationImages} training images, normalised with its statistics).",
         };
         var command = new Command("export", "Export a model to ONNX (BatchNorm folded, dynamic batch, metadata for preprocessing).");
         binder.AddTo(command);
@@ -47,6 +49,7 @@ internal static class ExportCommand
             if (quantize && calibrationFile is null) throw new UsageException("--int8 needs --calibration FILE.");
             if (!quantize && calibrationFile is not null) throw new UsageException("--calibration applies only with --int8.");
             List<(float[], int)>? batches = calibrationFile is null ? null
+                : CalibrationDataSets.Contains(calibrationFile) ? ReadCalibrationData(calibrationFile, size)
                 : Directory.Exists(calibrationFile) ? ReadCalibrationImages(calibrationFile, ModelSource.Preprocessing(info, options, size))
                 : ReadCalibration(calibrationFile, size);
 
@@ -64,6 +67,27 @@ internal static class ExportCommand
     }
 
     private const int CalibrationBatch = 8;
+    private const int CalibrationImages = 256;
+    private static readonly string[] CalibrationDataSets = ["bundled", "fashion-mnist", "mnist", "cifar10"];
+
+    /// <summary>The first training images of a data set, normalised as training normalised them, at the export size.</summary>
+    private static List<(float[], int)> ReadCalibrationData(string name, int size)
+    {
+        DataSplit split = DataSets.Load(name, size, 0.2, 42, download: null);
+        var loader = new PrefetchingLoader(split.Train, new LoaderOptions
+        {
+            BatchSize = CalibrationBatch,
+            Workers = 0,
+            Transforms = split.Train.Height == size && split.Train.Width == size ? [] : [new LiteVision.Data.Augment.Resize(size)],
+            Normalize = new LiteVision.Data.Augment.Normalize(split.Mean, split.Std),
+        });
+        var batches = new List<(float[], int)>();
+        foreach (Batch batch in loader.Epoch(0).Take(CalibrationImages / CalibrationBatch))
+        {
+            using (batch) batches.Add((batch.Images.contiguous().data<float>().ToArray(), batch.Count));
+        }
+        return batches;
+    }
 
     /// <summary>The images of <paramref name="folder"/>, decoded and preprocessed as the model's input, in batches.</summary>
     private static List<(float[], int)> ReadCalibrationImages(string folder, PreprocessSettings settings)

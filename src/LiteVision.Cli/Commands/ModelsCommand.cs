@@ -1,5 +1,4 @@
 using System.CommandLine;
-using LiteVision.Analysis;
 using LiteVision.Models;
 using LiteVision.Registry;
 using Spectre.Console;
@@ -41,11 +40,7 @@ internal static class ModelsCommand
     }
 
     /// <summary>Multiply-accumulates at the model's default input size (shape-only pass, no arithmetic).</summary>
-    private static long DefaultMacs(ModelInfo info)
-    {
-        using ImageClassifier model = info.Create();
-        return ModelSummary.Compute(model, info.Name, info.DefaultInputSize).Macs;
-    }
+    private static long DefaultMacs(ModelInfo info) => info.CountMacs(ModelOptions.Default, info.DefaultInputSize);
 
     private sealed record ModelEntry(string Name, string Family, long Params, long Macs, int InputSize, string Description);
 }

@@ -27,7 +27,8 @@ internal static class TrainCommand
         Option<double> ema = new("--ema") { Description = "EMA decay of the weights (0 = off).", DefaultValueFactory = _ => 0 };
         Option<double> clip = new("--clip-grad") { Description = "Clip the gradient norm to this (0 = off).", DefaultValueFactory = _ => 0 };
         Option<int> seed = new("--seed") { Description = "Seed of weights, data order, augmentation and dropout.", DefaultValueFactory = _ => 42 };
-        Option<string> augment = new("--augment") { Description = "none | basic (crop + flip) | trivial (basic + TrivialAugmentWide).", DefaultValueFactory = _ => "basic" };
+        Option<string> augment = new("--augment") { Description = "none | flip | basic (crop + flip) | trivial (basic + TrivialAugmentWide).", DefaultValueFactory = _ => "basic" };
+        Option<int?> cropPadding = new("--crop-padding") { Description = "basic/trivial on 28–64 px data: pad-and-crop shift in pixels (default: size/8, at least 2)." };
         Option<double> erase = new("--erase") { Description = "Random-erasing probability.", DefaultValueFactory = _ => 0 };
         Option<double> mixup = new("--mixup") { Description = "Mixup α (0 = off).", DefaultValueFactory = _ => 0 };
         Option<double> cutmix = new("--cutmix") { Description = "CutMix α (0 = off).", DefaultValueFactory = _ => 0 };
@@ -38,7 +39,7 @@ internal static class TrainCommand
         var command = new Command("train", "Train a model: progress per epoch, per-epoch CSV and PNG curves, best/last checkpoints, exact --resume, Ctrl-C saves.");
         binder.AddTo(command);
         data.AddTo(command);
-        foreach (Option option in new Option[] { epochs, lr, optimizer, weightDecay, momentum, warmup, smoothing, ema, clip, seed, augment, erase, mixup, cutmix, weights, outDir, resume, memoryFormat })
+        foreach (Option option in new Option[] { epochs, lr, optimizer, weightDecay, momentum, warmup, smoothing, ema, clip, seed, augment, cropPadding, erase, mixup, cutmix, weights, outDir, resume, memoryFormat })
             command.Options.Add(option);
 
         command.SetAction(parsed =>
@@ -82,7 +83,7 @@ internal static class TrainCommand
                 DropLast = split.Train.Count >= batch,
                 Seed = seedValue,
                 Workers = parsed.GetValue(data.Workers),
-                Transforms = TrainTransforms(parsed.GetValue(augment)!, split, size),
+                Transforms = TrainTransforms(parsed.GetValue(augment)!, split, size, parsed.GetValue(cropPadding)),
                 Normalize = new Normalize(split.Mean, split.Std),
                 PostTransforms = parsed.GetValue(erase) is > 0 and var p ? [new RandomErasing(p)] : [],
                 Mixer = parsed.GetValue(mixup) > 0 || parsed.GetValue(cutmix) > 0 ? new MixupCutmix(parsed.GetValue(mixup), parsed.GetValue(cutmix)) : null,
@@ -140,20 +141,22 @@ internal static class TrainCommand
         return options with { NumClasses = classes };
     }
 
-    private static IReadOnlyList<IBatchTransform> TrainTransforms(string augment, DataSplit split, int size)
+    private static IReadOnlyList<IBatchTransform> TrainTransforms(string augment, DataSplit split, int size, int? cropPadding)
     {
+        if (cropPadding is < 1) throw new UsageException($"--crop-padding must be at least 1 (got {cropPadding}).");
         var transforms = new List<IBatchTransform>();
         string mode = augment.ToLowerInvariant();
-        if (mode is not ("none" or "basic" or "trivial")) throw new UsageException($"--augment must be none, basic or trivial (got '{augment}').");
-        if (mode == "none")
+        if (mode is not ("none" or "flip" or "basic" or "trivial")) throw new UsageException($"--augment must be none, flip, basic or trivial (got '{augment}').");
+        if (mode is "none" or "flip")
         {
             if (split.Train.Height != size || split.Train.Width != size) transforms.Add(new Resize(size));
+            if (mode == "flip") transforms.Add(new RandomHorizontalFlip());
             return transforms;
         }
         if (split.IsSmall)
         {
             if (split.Train.Height != size || split.Train.Width != size) transforms.Add(new Resize(size));
-            transforms.Add(new PadRandomCrop(Math.Max(2, size / 8)));
+            transforms.Add(new PadRandomCrop(cropPadding ?? Math.Max(2, size / 8)));
         }
         else
         {

@@ -11,7 +11,10 @@ namespace LiteVision.Layers;
 /// </summary>
 public static class Residual
 {
-    private static readonly Scalar One = 1.0;
+    internal static readonly Scalar One = 1.0;
+
+    /// <summary>255, to scale bytes to [0, 1] (the same lifetime rule as the residual add's 1).</summary>
+    internal static readonly Scalar ByteMax = 255.0;
 
     /// <summary><paramref name="branch"/> += <paramref name="shortcut"/>, in place on a tensor the caller created; returns it.</summary>
     public static Tensor AddInPlace(Tensor branch, Tensor shortcut) => branch.add_(shortcut, One);

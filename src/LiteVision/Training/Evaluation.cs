@@ -73,36 +73,63 @@ public static class Evaluator
     /// <summary>Evaluates <paramref name="model"/> (put in eval mode; its mode is restored afterwards).</summary>
     public static EvaluationResult Run(nn.Module<Tensor, Tensor> model, PrefetchingLoader loader, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
-        int k = loader.Dataset.Classes.Count;
-        var confusion = new long[k, k];
-        long top5 = 0;
-        double lossSum = 0;
+        ArgumentNullException.ThrowIfNull(model);
         bool wasTraining = model.training;
         model.eval();
         try
         {
-            using var noGrad = no_grad();
-            foreach (Batch batch in loader.Epoch(0, 0, cancellation))
-            {
-                using (batch)
-                using (var scope = NewDisposeScope())
-                {
-                    Tensor logits = model.call(batch.Images);
-                    lossSum += nn.functional.cross_entropy(logits, batch.Labels, reduction: nn.Reduction.Sum).item<float>();
-                    long[] predicted = logits.argmax(1).data<long>().ToArray();
-                    long[] labels = batch.Labels.data<long>().ToArray();
-                    for (int i = 0; i < labels.Length; i++) confusion[labels[i], predicted[i]]++;
-                    Tensor topk = logits.topk(Math.Min(5, k), dim: 1).indexes;
-                    top5 += topk.eq(batch.Labels.unsqueeze(1)).any(1).sum().item<long>();
-                    progress?.Report(batch.Count);
-                }
-                cancellation.ThrowIfCancellationRequested();
-            }
+            return Run(images => model.call(images), loader, progress, cancellation);
         }
         finally
         {
             if (wasTraining) model.train();
         }
+    }
+
+    /// <summary>
+    /// Evaluates any classifier given as a function from a batch of normalised images <c>[B, C, H, W]</c> to logits
+    /// <c>[B, K]</c>: a libtorch model, or an ONNX Runtime session (<see cref="Inference.IInferenceEngine"/>).
+    /// </summary>
+    public static EvaluationResult Run(Func<Tensor, Tensor> logitsOf, PrefetchingLoader loader, IProgress<int>? progress = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(logitsOf);
+        ArgumentNullException.ThrowIfNull(loader);
+        int k = loader.Dataset.Classes.Count;
+        var confusion = new long[k, k];
+        long top5 = 0;
+        double lossSum = 0;
+        using var noGrad = no_grad();
+        foreach (Batch batch in loader.Epoch(0, 0, cancellation))
+        {
+            using (batch)
+            using (var scope = NewDisposeScope())
+            {
+                Tensor logits = logitsOf(batch.Images);
+                if (logits.dim() != 2 || logits.shape[0] != batch.Count || logits.shape[1] != k)
+                    throw new InvalidOperationException($"The classifier gave logits [{string.Join(", ", logits.shape)}] for {batch.Count} images of {k} classes.");
+                lossSum += nn.functional.cross_entropy(logits, batch.Labels, reduction: nn.Reduction.Sum).item<float>();
+                long[] predicted = logits.argmax(1).data<long>().ToArray();
+                long[] labels = batch.Labels.data<long>().ToArray();
+                for (int i = 0; i < labels.Length; i++) confusion[labels[i], predicted[i]]++;
+                Tensor topk = logits.topk(Math.Min(5, k), dim: 1).indexes;
+                top5 += topk.eq(batch.Labels.unsqueeze(1)).any(1).sum().item<long>();
+                progress?.Report(batch.Count);
+            }
+            cancellation.ThrowIfCancellationRequested();
+        }
         return new EvaluationResult(loader.Dataset.Classes, confusion, top5, lossSum);
+    }
+
+    /// <summary>Evaluates an inference engine (ONNX Runtime or libtorch) on square images of its input size.</summary>
+    public static EvaluationResult Run(Inference.IInferenceEngine engine, PrefetchingLoader loader, IProgress<int>? progress = null, CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        return Run(images =>
+        {
+            int batch = (int)images.shape[0], size = (int)images.shape[2];
+            if (images.shape[3] != size) throw new ArgumentException($"The engine takes square images (got {images.shape[2]}x{images.shape[3]}).");
+            float[] logits = engine.Run(images.contiguous().data<float>().ToArray(), batch, size);
+            return tensor(logits, [batch, logits.Length / batch]);
+        }, loader, progress, cancellation);
     }
 }

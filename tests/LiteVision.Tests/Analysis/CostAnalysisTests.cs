@@ -2,6 +2,7 @@ using LiteVision.Analysis;
 using LiteVision.Models;
 using LiteVision.Registry;
 using SkiaSharp;
+using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -28,6 +29,21 @@ public sealed class CostAnalysisTests
         using ImageClassifier model = info.Create();
         ModelSummary summary = ModelSummary.Compute(model, name, info.DefaultInputSize);
         Assert.Equal(published, Math.Round(summary.Macs / 1e9, 2));
+    }
+
+    [Fact]
+    public void CountMacs_OnTheMetaDevice_EqualsTheCpuPass_ForEveryModel()
+    {
+        foreach (ModelInfo info in ModelZoo.List().Where(m => m.DefaultInputSize <= 299 && m.ParameterCount < 60_000_000))
+        {
+            var options = new ModelOptions { NumClasses = 10 };
+            using ImageClassifier model = info.Create(options);
+            long cpu = ModelSummary.Compute(model, info.Name, 96).Macs;
+            Assert.True(cpu > 0, info.Name);
+            Assert.Equal(cpu, info.CountMacs(options, 96));
+        }
+        using Tensor after = zeros(1);
+        Assert.Equal(DeviceType.CPU, after.device_type);   // the default device is restored
     }
 
     private sealed class OnePointwiseConv : ImageClassifier

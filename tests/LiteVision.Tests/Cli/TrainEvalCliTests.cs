@@ -38,10 +38,52 @@ public sealed class TrainEvalCliTests : IDisposable
         Assert.True(new FileInfo(Path.Combine(_dir, "confusion.png")).Length > 1000);
     }
 
+    [Fact]
+    public void Eval_OnOnnxRuntime_MatchesLibtorch_AndAnInt8ExportIsEvaluated()
+    {
+        string[] model = ["shufflenet_v2_x0_5", "--small-input"];
+        var (code, _, error) = Run(["train", .. model, "--data", "bundled", "--limit-train", "256", "--limit-test", "32", "--batch-size", "64",
+            "--epochs", "2", "--lr", "0.05", "--augment", "flip", "--out", _dir]);
+        Assert.True(code == 0, error);
+        string weights = Path.Combine(_dir, "best.safetensors");
+        JsonElement Eval(params string[] args)
+        {
+            var (evalCode, output, evalError) = Run(["eval", .. args, "--data", "bundled", "--limit-test", "200", "--format", "json", "--out", _dir]);
+            Assert.True(evalCode == 0, evalError);
+            return JsonDocument.Parse(output).RootElement.Clone();
+        }
+        JsonElement torch = Eval([.. model, "--weights", weights]);
+        JsonElement onnx = Eval([.. model, "--weights", weights, "--backend", "onnx"]);
+        Assert.Equal("onnx", onnx.GetProperty("backend").GetString());
+        Assert.Equal(torch.GetProperty("top1").GetDouble(), onnx.GetProperty("top1").GetDouble(), 2);
+        double loss = torch.GetProperty("loss").GetDouble();
+        Assert.InRange(onnx.GetProperty("loss").GetDouble(), loss - 1e-4 * (1 + loss), loss + 1e-4 * (1 + loss));
+
+        string fp32 = Path.Combine(_dir, "model.onnx"), int8 = Path.Combine(_dir, "model-int8.onnx");
+        Assert.Equal(0, Run(["export", .. model, "--num-classes", "10", "--weights", weights, "--input-size", "28", "--out", fp32]).Code);
+        (code, string exported, error) = Run(["export", .. model, "--num-classes", "10", "--weights", weights, "--input-size", "28", "--out", int8,
+            "--int8", "--calibration", "bundled"]);
+        Assert.True(code == 0, error);
+        Assert.Contains("calibrated on 256 images", exported);
+        JsonElement file = Eval(fp32);
+        Assert.Equal(onnx.GetProperty("top1").GetDouble(), file.GetProperty("top1").GetDouble(), 6);
+        JsonElement quantized = Eval(int8);
+        Assert.Equal(200, quantized.GetProperty("images").GetInt32());
+        Assert.InRange(quantized.GetProperty("top1").GetDouble(), file.GetProperty("top1").GetDouble() - 0.1, 1.0);
+
+        // An .onnx file takes no --weights and no torch backend; a registered model needs --weights.
+        Assert.Equal(LiteVisionCli.UsageError, Run("eval", fp32, "--weights", weights, "--data", "bundled").Code);
+        Assert.Equal(LiteVisionCli.UsageError, Run("eval", fp32, "--backend", "torch", "--data", "bundled").Code);
+        Assert.Equal(LiteVisionCli.UsageError, Run("eval", "mobilenet_v2", "--data", "bundled").Code);
+        Assert.Equal(LiteVisionCli.UsageError, Run("eval", fp32, "--data", "bundled", "--image-size", "32").Code);
+    }
+
     [Theory]
     [InlineData("train", "mobilenet_v2", "--data", "/no/such/folder")]
     [InlineData("train", "mobilenet_v2", "--optimizer", "rmsprop", "--limit-train", "8")]
     [InlineData("train", "mobilenet_v2", "--augment", "heavy", "--limit-train", "8")]
+    [InlineData("train", "mobilenet_v2", "--crop-padding", "0", "--limit-train", "8")]
+    [InlineData("train", "mobilenet_v2", "--memory-format", "nhcw", "--limit-train", "8")]
     [InlineData("train", "mobilenet_v2", "--num-classes", "5", "--limit-train", "8")]
     [InlineData("train", "mobilenet_v2", "--batch-size", "0")]
     [InlineData("train", "mobilenet_v2", "--label-smoothing", "1.5", "--limit-train", "8")]

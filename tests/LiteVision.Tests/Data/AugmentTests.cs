@@ -168,6 +168,37 @@ public sealed class AugmentTests
             partial.Current.Dispose();
         }   // leaving early waits for and frees the prefetched batches
     }
+
+    [Fact]
+    public void LoaderWorkers_RunSingleThreaded_AndLeaveTheThreadCountsAsTheyWere()
+    {
+        int before = get_num_threads();
+        var pixels = new byte[64 * 16];
+        var data = new InMemoryImageDataset(pixels, new int[64], 1, 4, 4, ["a"]);
+        int workerThreads = 0;
+        var loader = new PrefetchingLoader(data, new LoaderOptions { BatchSize = 8, Workers = 2, Transforms = [new ProbeThreads(n => workerThreads = n)] });
+        foreach (Batch batch in loader.Epoch(0)) batch.Dispose();
+        Assert.Equal(1, workerThreads);
+        Assert.Equal(before, get_num_threads());
+        int later = 0;
+        var thread = new Thread(() => later = get_num_threads());
+        thread.Start();
+        thread.Join();
+        Assert.Equal(before, later);   // threads created afterwards start with the consumer's count again
+
+        // A failing batch surfaces on the consumer, and the workers stop.
+        var failing = new PrefetchingLoader(data, new LoaderOptions { BatchSize = 8, Workers = 2, Transforms = [new ProbeThreads(_ => throw new InvalidOperationException("bad batch"))] });
+        Assert.Equal("bad batch", Assert.Throws<InvalidOperationException>(() => failing.Epoch(0).ToList()).Message);
+    }
+
+    private sealed class ProbeThreads(Action<int> report) : IBatchTransform
+    {
+        public Tensor Apply(Tensor images, BatchRandom random)
+        {
+            report(get_num_threads());
+            return images;
+        }
+    }
 }
 
 internal static class TensorSame

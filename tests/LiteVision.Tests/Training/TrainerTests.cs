@@ -46,7 +46,7 @@ public sealed class TrainerTests : IDisposable
             BatchSize = 16, Shuffle = true, Seed = 1,
             Normalize = new Normalize(DataSets.FashionMnistStats.Mean, DataSets.FashionMnistStats.Std),
         });
-        var recipe = new TrainingRecipe { Epochs = 40, Optimizer = OptimizerKind.AdamW, LearningRate = 5e-3, WeightDecay = 0, WarmupEpochs = 1, LabelSmoothing = 0 };
+        var recipe = new TrainingRecipe { Epochs = 60, Optimizer = OptimizerKind.AdamW, LearningRate = 5e-3, WeightDecay = 0, WarmupEpochs = 1, LabelSmoothing = 0 };
         manual_seed(1);
         using ImageClassifier model = ModelZoo.Create("mobilenet_v2", Tiny with { Dropout = 0 });
         using var trainer = new Trainer(model, recipe, train, Loader(data, 64, augment: false));

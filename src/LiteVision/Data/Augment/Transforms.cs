@@ -6,10 +6,12 @@ namespace LiteVision.Data.Augment;
 /// <summary>Mirrors each image left–right with probability <paramref name="p"/>.</summary>
 public sealed class RandomHorizontalFlip(double p = 0.5) : IBatchTransform
 {
+    private readonly TorchSharp.Scalar _p = p;   // held: an implicit temporary could be freed mid-call (see Layers.Residual)
+
     /// <inheritdoc />
     public Tensor Apply(Tensor images, BatchRandom random)
     {
-        Tensor flip = (random.Uniform(images.shape[0]) < p).view(-1, 1, 1, 1);
+        Tensor flip = random.Uniform(images.shape[0]).lt(_p).view(-1, 1, 1, 1);
         return where(flip, images.flip(3), images);
     }
 }

@@ -19,6 +19,13 @@ public static class OnnxQuantizer
 {
     private static readonly HashSet<string> WeightOps = ["Conv", "Gemm"];
 
+    /// <summary>
+    /// Operators that ONNX Runtime runs on uint8 (QLinearAdd, QLinearMul, QLinearConcat, QLinearGlobalAveragePool,
+    /// QLinearSigmoid) when every input comes from a DequantizeLinear and the output goes to a QuantizeLinear: their
+    /// values get QDQ pairs too, so that the SE gates, residual adds, SiLU and concatenations stay in INT8.
+    /// </summary>
+    private static readonly HashSet<string> QuantizedOps = ["Add", "Mul", "Concat", "GlobalAveragePool", "Sigmoid"];
+
     /// <summary>Quantizes <paramref name="model"/> (an export of <see cref="OnnxExporter"/>) with calibration batches.</summary>
     /// <param name="model">The float model; not modified.</param>
     /// <param name="calibration">Batches of normalised images <c>[N, C, S, S]</c> (S: the model's input size), with their N.</param>
@@ -46,6 +53,13 @@ public static class OnnxQuantizer
             Mark(produced);
         }
         if (quantized.Count == 0) throw new ArgumentException("The model has no Conv or Gemm to quantize.", nameof(model));
+        foreach (OnnxNode node in graph.Nodes.Where(n => QuantizedOps.Contains(n.OpType)))
+        {
+            // A constant operand (Inception-ResNet's residual scale) would leave the operator in float between QDQ pairs.
+            if (node.Inputs.Any(initializers.ContainsKey)) continue;
+            foreach (string value in node.Inputs) Mark(value);
+            Mark(node.Outputs[0]);
+        }
 
         // 2. Calibrate their ranges on the float graph.
         Dictionary<string, (float Min, float Max)> ranges = Calibrate(model, quantized, calibration);
