@@ -21,4 +21,9 @@ public static class Residual
 
     /// <summary>A new tensor <paramref name="left"/> + <paramref name="right"/>.</summary>
     public static Tensor Add(Tensor left, Tensor right) => left.add(right, One);
+
+    private static readonly Scalar MinusOne = -1.0;
+
+    /// <summary>A new tensor <paramref name="left"/> − <paramref name="right"/>, as <c>left + (−1)·right</c> (exact; TorchSharp's sub has no alpha to hold).</summary>
+    public static Tensor Subtract(Tensor left, Tensor right) => left.add(right, MinusOne);
 }

@@ -22,6 +22,8 @@ public sealed class RandomHorizontalFlip(double p = 0.5) : IBatchTransform
 /// </summary>
 public sealed class PadRandomCrop(int padding = 4) : IBatchTransform
 {
+    private static readonly TorchSharp.Scalar IntegerOne = 1L;
+
     /// <inheritdoc />
     public Tensor Apply(Tensor images, BatchRandom random)
     {
@@ -29,8 +31,9 @@ public sealed class PadRandomCrop(int padding = 4) : IBatchTransform
         Tensor padded = F.pad(images, [padding, padding, padding, padding]);
         Tensor top = randint(0, 2 * padding + 1, [b, 1], dtype: int64, generator: random.Torch);
         Tensor left = randint(0, 2 * padding + 1, [b, 1], dtype: int64, generator: random.Torch);
-        Tensor rows = (top + arange(h).unsqueeze(0)).view(b, 1, h, 1).expand(b, c, h, w + 2 * padding);
-        Tensor cols = (left + arange(w).unsqueeze(0)).view(b, 1, 1, w).expand(b, c, h, w);
+        // A held integer alpha: this runs for every batch on the loader threads (see Layers.Residual).
+        Tensor rows = top.add(arange(h).unsqueeze(0), IntegerOne).view(b, 1, h, 1).expand(b, c, h, w + 2 * padding);
+        Tensor cols = left.add(arange(w).unsqueeze(0), IntegerOne).view(b, 1, 1, w).expand(b, c, h, w);
         return padded.gather(2, rows).gather(3, cols);
     }
 }
@@ -127,7 +130,7 @@ public sealed class Normalize(double[] mean, double[] std) : IBatchTransform
             throw new ArgumentException($"Normalize has {mean.Length} channels of statistics, the images have {c}.");
         using Tensor m = tensor(mean.Select(v => (float)v).ToArray()).view(1, c, 1, 1);
         using Tensor s = tensor(std.Select(v => (float)v).ToArray()).view(1, c, 1, 1);
-        return (images - m) / s;
+        return Layers.Residual.Subtract(images, m).div_(s);
     }
 }
 
