@@ -71,13 +71,19 @@ internal sealed class DataOptions
             : new DatasetSubset(dataset, Enumerable.Range(0, Math.Min(limit, dataset.Count)).ToArray());
 
     /// <summary>The evaluation loader: resize (when needed) and normalise, no randomness.</summary>
-    public PrefetchingLoader EvalLoader(ParseResult parsed, DataSplit data, int size) => new(data.Test, new LoaderOptions
+    public PrefetchingLoader EvalLoader(ParseResult parsed, DataSplit data, int size) =>
+        new(data.Test, PlainLoaderOptions(data, data.Test, size) with { BatchSize = parsed.GetValue(BatchSize), Workers = parsed.GetValue(Workers) });
+
+    /// <summary>What every unaugmented pass over <paramref name="dataset"/> does: resize to <paramref name="size"/> when needed, normalise with the split's statistics.</summary>
+    public static LoaderOptions PlainLoaderOptions(DataSplit data, IImageDataset dataset, int size) => new()
     {
-        BatchSize = parsed.GetValue(BatchSize),
-        Workers = parsed.GetValue(Workers),
-        Transforms = data.Test.Height == size && data.Test.Width == size ? [] : [new Resize(size)],
+        Transforms = ResizeIfNeeded(dataset, size),
         Normalize = new Normalize(data.Mean, data.Std),
-    });
+    };
+
+    /// <summary>A resize to <paramref name="size"/> when <paramref name="dataset"/>'s images have another size, else nothing.</summary>
+    public static List<IBatchTransform> ResizeIfNeeded(IImageDataset dataset, int size) =>
+        dataset.Height == size && dataset.Width == size ? [] : [new Resize(size)];
 
     public static void WriteLine(TextWriter output, string markup) => Console.Render(output, new Markup(markup + "\n"));
 }

@@ -34,18 +34,13 @@ internal static class EvalCommand
         command.SetAction(parsed =>
         {
             string modelArgument = parsed.GetValue(binder.Model)!;
-            bool onnxFile = modelArgument.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
-            string engineName = parsed.GetValue(backend) ?? (onnxFile ? PredictCommand.Onnx : PredictCommand.Torch);
-            if (engineName is not (PredictCommand.Torch or PredictCommand.Onnx))
-                throw new UsageException($"Unknown --backend '{engineName}': use {PredictCommand.Torch} or {PredictCommand.Onnx}.");
             string? weightsPath = parsed.GetValue(weights);
+            (bool onnxFile, string engineName) = PredictCommand.ResolveEngine(modelArgument, parsed.GetValue(backend), weightsPath);
             string modelName;
             DataSplit split;
             EvaluationResult result;
             if (onnxFile)
             {
-                if (engineName != PredictCommand.Onnx) throw new UsageException($"An .onnx file runs on ONNX Runtime (--backend {PredictCommand.Onnx}), not on {engineName}.");
-                if (weightsPath is not null) throw new UsageException("--weights does not apply to an .onnx file: its weights are inside it.");
                 using var engine = new OnnxEngine(modelArgument);
                 split = data.Load(parsed, engine.Input.Size, 42, output);
                 int size = parsed.GetValue(data.ImageSize) ?? engine.Input.Size;

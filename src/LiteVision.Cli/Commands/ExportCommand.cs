@@ -74,13 +74,7 @@ internal static class ExportCommand
     private static List<(float[], int)> ReadCalibrationData(string name, int size)
     {
         DataSplit split = DataSets.Load(name, size, 0.2, 42, download: null);
-        var loader = new PrefetchingLoader(split.Train, new LoaderOptions
-        {
-            BatchSize = CalibrationBatch,
-            Workers = 0,
-            Transforms = split.Train.Height == size && split.Train.Width == size ? [] : [new LiteVision.Data.Augment.Resize(size)],
-            Normalize = new LiteVision.Data.Augment.Normalize(split.Mean, split.Std),
-        });
+        var loader = new PrefetchingLoader(split.Train, DataOptions.PlainLoaderOptions(split, split.Train, size) with { BatchSize = CalibrationBatch, Workers = 0 });
         var batches = new List<(float[], int)>();
         foreach (Batch batch in loader.Epoch(0).Take(CalibrationImages / CalibrationBatch))
         {

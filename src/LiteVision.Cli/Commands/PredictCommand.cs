@@ -47,10 +47,8 @@ internal static class PredictCommand
             int batch = parsed.GetValue(batchSize);
             if (batch < 1) throw new UsageException($"--batch-size must be at least 1 (got {batch}).");
             string modelArgument = parsed.GetValue(binder.Model)!;
-            bool onnxFile = modelArgument.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
-            string engineName = parsed.GetValue(backend) ?? (onnxFile ? Onnx : Torch);
-            if (engineName is not (Torch or Onnx)) throw new UsageException($"Unknown --backend '{engineName}': use {Torch} or {Onnx}.");
             string? weightsPath = parsed.GetValue(weights);
+            (bool onnxFile, string engineName) = ResolveEngine(modelArgument, parsed.GetValue(backend), weightsPath);
             List<string> files = ExpandImages(parsed.GetValue(images)!);
             IReadOnlyList<string>? labels = parsed.GetValue(classes) is { } labelPath ? ClassLabels.Load(labelPath) : null;
             PreprocessSettings Override(PreprocessSettings preset) => (preset with
@@ -64,7 +62,7 @@ internal static class PredictCommand
             }).Validated();
 
             using Predictor predictor = onnxFile
-                ? OpenOnnx(modelArgument, engineName, weightsPath, labels, batch, Override)
+                ? OpenOnnx(modelArgument, labels, batch, Override)
                 : OpenModel(binder, parsed, engineName, weightsPath, labels, batch, Override, error);
             if (labels is not null && labels.Count != predictor.Engine.NumClasses)
                 throw new UsageException($"{parsed.GetValue(classes)} has {labels.Count} labels but the model has {predictor.Engine.NumClasses} classes.");
@@ -83,12 +81,23 @@ internal static class PredictCommand
         return command;
     }
 
-    /// <summary>An exported file on ONNX Runtime: preprocessing and labels from its metadata, options override them.</summary>
-    private static Predictor OpenOnnx(string path, string engineName, string? weightsPath, IReadOnlyList<string>? labels, int batch,
-        Func<PreprocessSettings, PreprocessSettings> configure)
+    /// <summary>
+    /// The engine for a model argument (a registered name or an .onnx file) and <c>--backend</c>: ONNX Runtime by
+    /// default for an .onnx file, which runs on nothing else and carries its own weights; libtorch otherwise.
+    /// </summary>
+    internal static (bool OnnxFile, string Engine) ResolveEngine(string modelArgument, string? backend, string? weightsPath)
     {
-        if (engineName != Onnx) throw new UsageException($"An .onnx file runs on ONNX Runtime (--backend {Onnx}), not on {engineName}.");
-        if (weightsPath is not null) throw new UsageException("--weights does not apply to an .onnx file: its weights are inside it.");
+        bool onnxFile = modelArgument.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+        string engine = backend ?? (onnxFile ? Onnx : Torch);
+        if (engine is not (Torch or Onnx)) throw new UsageException($"Unknown --backend '{engine}': use {Torch} or {Onnx}.");
+        if (onnxFile && engine != Onnx) throw new UsageException($"An .onnx file runs on ONNX Runtime (--backend {Onnx}), not on {engine}.");
+        if (onnxFile && weightsPath is not null) throw new UsageException("--weights does not apply to an .onnx file: its weights are inside it.");
+        return (onnxFile, engine);
+    }
+
+    /// <summary>An exported file on ONNX Runtime: preprocessing and labels from its metadata, options override them.</summary>
+    private static Predictor OpenOnnx(string path, IReadOnlyList<string>? labels, int batch, Func<PreprocessSettings, PreprocessSettings> configure)
+    {
         var engine = new OnnxEngine(path);
         try
         {

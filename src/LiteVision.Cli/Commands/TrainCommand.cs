@@ -144,25 +144,13 @@ internal static class TrainCommand
     private static IReadOnlyList<IBatchTransform> TrainTransforms(string augment, DataSplit split, int size, int? cropPadding)
     {
         if (cropPadding is < 1) throw new UsageException($"--crop-padding must be at least 1 (got {cropPadding}).");
-        var transforms = new List<IBatchTransform>();
         string mode = augment.ToLowerInvariant();
         if (mode is not ("none" or "flip" or "basic" or "trivial")) throw new UsageException($"--augment must be none, flip, basic or trivial (got '{augment}').");
-        if (mode is "none" or "flip")
-        {
-            if (split.Train.Height != size || split.Train.Width != size) transforms.Add(new Resize(size));
-            if (mode == "flip") transforms.Add(new RandomHorizontalFlip());
-            return transforms;
-        }
-        if (split.IsSmall)
-        {
-            if (split.Train.Height != size || split.Train.Width != size) transforms.Add(new Resize(size));
-            transforms.Add(new PadRandomCrop(cropPadding ?? Math.Max(2, size / 8)));
-        }
-        else
-        {
-            transforms.Add(new RandomResizedCrop(size));
-        }
-        transforms.Add(new RandomHorizontalFlip());
+        bool crops = mode is "basic" or "trivial";
+        // Large images get their size from the random-resized crop; small ones (and no crop at all) from a plain resize.
+        List<IBatchTransform> transforms = crops && !split.IsSmall ? [new RandomResizedCrop(size)] : DataOptions.ResizeIfNeeded(split.Train, size);
+        if (crops && split.IsSmall) transforms.Add(new PadRandomCrop(cropPadding ?? Math.Max(2, size / 8)));
+        if (mode != "none") transforms.Add(new RandomHorizontalFlip());
         if (mode == "trivial") transforms.Add(new TrivialAugmentWide());
         return transforms;
     }

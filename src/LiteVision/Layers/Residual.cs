@@ -7,7 +7,8 @@ namespace LiteVision.Layers;
 /// Residual additions for blocks. TorchSharp 0.107's <c>a.add_(b)</c> and <c>a + b</c> pass <c>alpha = 1</c> as a
 /// temporary <see cref="Scalar"/> that nothing references during the native call, so the garbage collector can
 /// finalise (free) it while libtorch still reads it — seen as a rare crash in <c>c10::Scalar::toFloat</c>. These helpers
-/// pass one process-lifetime scalar instead. Use them in every forward pass (hot paths run millions of times).
+/// pass process-lifetime scalars instead (1, −1, and 255 for the loaders' byte scaling). Use them in every forward pass
+/// and per-batch path (hot paths run millions of times).
 /// </summary>
 public static class Residual
 {
