@@ -31,10 +31,11 @@ internal static class BenchCommand
         Option<int> iterations = new("--iterations") { Description = "Minimum timed runs per batch size.", DefaultValueFactory = _ => 10 };
         Option<double> seconds = new("--seconds") { Description = "Minimum timed seconds per batch size.", DefaultValueFactory = _ => 2.0 };
         Option<bool> train = new("--train") { Description = "Also time a training step (forward + backward + SGD; torch backend)." };
+        Option<string> memoryFormat = MemoryFormat.CreateOption();
         Option<string> format = OutputFormat.CreateOption();
         var command = new Command("bench", "Measure median latency, images/s and achieved MACs/s of a model on libtorch or ONNX Runtime.");
         binder.AddTo(command);
-        foreach (Option option in new Option[] { weights, inputSize, backend, batches, threads, warmup, iterations, seconds, train, format })
+        foreach (Option option in new Option[] { weights, inputSize, backend, batches, threads, warmup, iterations, seconds, train, memoryFormat, format })
             command.Options.Add(option);
         command.SetAction(parsed =>
         {
@@ -68,7 +69,7 @@ internal static class BenchCommand
                 long macs = ModelSummary.Compute(model, info.Name, size).Macs;
                 using IInferenceEngine engine = engineName switch
                 {
-                    Torch => new TorchEngine(model, ownsModel: false),
+                    Torch => new TorchEngine(model, ownsModel: false, MemoryFormat.IsChannelsLast(parsed.GetValue(memoryFormat)!)),
                     Onnx => new OnnxEngine(OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size)).ToByteArray(), info.Name, onnxSettings),
                     _ => new OnnxEngine(OnnxQuantizer.Quantize(OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size)),
                         OnnxQuantizer.GeneratedCalibration(size)).ToByteArray(), info.Name, onnxSettings),

@@ -35,7 +35,7 @@ internal static class TrainCommand
         Option<string?> weights = new("--weights") { Description = "Start from these weights (safetensors); mis-shaped classifier tensors are skipped." };
         Option<string> outDir = new("--out") { Description = "Output folder for checkpoints, metrics.csv, plots and class_indices.json.", DefaultValueFactory = _ => "runs/train" };
         Option<bool> resume = new("--resume") { Description = "Continue exactly from <out>/checkpoint.safetensors." };
-        Option<string> memoryFormat = new("--memory-format") { Description = "channels-last (NHWC weights and batches: faster on CPU) or nchw.", DefaultValueFactory = _ => "channels-last" };
+        Option<string> memoryFormat = MemoryFormat.CreateOption();
         var command = new Command("train", "Train a model: progress per epoch, per-epoch CSV and PNG curves, best/last checkpoints, exact --resume, Ctrl-C saves.");
         binder.AddTo(command);
         data.AddTo(command);
@@ -68,12 +68,7 @@ internal static class TrainCommand
                 EmaDecay = parsed.GetValue(ema),
                 GradientClipNorm = parsed.GetValue(clip),
                 Seed = seedValue,
-                ChannelsLast = parsed.GetValue(memoryFormat)!.ToLowerInvariant() switch
-                {
-                    "channels-last" or "channels_last" or "nhwc" => true,
-                    "nchw" or "contiguous" => false,
-                    var other => throw new UsageException($"--memory-format must be channels-last or nchw (got '{other}')."),
-                },
+                ChannelsLast = MemoryFormat.IsChannelsLast(parsed.GetValue(memoryFormat)!),
             };
             recipe.Validate();
             var trainLoader = new PrefetchingLoader(split.Train, new LoaderOptions

@@ -66,10 +66,11 @@ public sealed class Predictor : IDisposable
         }
     }
 
-    /// <summary>A LiteVision model on libtorch (<see cref="TorchEngine"/>); disposes the model when <paramref name="ownsModel"/>.</summary>
+    /// <summary>A LiteVision model on libtorch (<see cref="TorchEngine"/>, channels-last unless <paramref name="channelsLast"/> is
+    /// false); disposes the model when <paramref name="ownsModel"/>.</summary>
     public static Predictor FromModel(ImageClassifier model, PreprocessSettings preprocessing, IReadOnlyList<string>? labels = null,
-        int batchSize = 32, bool ownsModel = false) =>
-        new(new TorchEngine(model, ownsModel), preprocessing, labels, batchSize);
+        int batchSize = 32, bool ownsModel = false, bool channelsLast = true) =>
+        new(new TorchEngine(model, ownsModel, channelsLast), preprocessing, labels, batchSize);
 
     /// <summary>The engine.</summary>
     public IInferenceEngine Engine => _engine;

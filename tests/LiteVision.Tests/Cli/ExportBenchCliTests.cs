@@ -57,6 +57,7 @@ public sealed class ExportBenchCliTests
     [InlineData("bench", "mobilenet_v2", "--batch", "1,x")]
     [InlineData("bench", "mobilenet_v2", "--backend", "tensorrt")]
     [InlineData("bench", "mobilenet_v2", "--threads", "0")]
+    [InlineData("bench", "mobilenet_v2", "--memory-format", "nhcw")]
     [InlineData("bench", "mobilenet_v2", "--backend", "onnx", "--train")]
     [InlineData("bench", "/nonexistent/model.onnx")]
     [InlineData("bench", "no_such_model")]

@@ -41,6 +41,25 @@ public sealed class PredictorTests
         Assert.Equal(new[] { "w", "x", "y", "z" }[top[0].Index], top[0].Label);
     }
 
+    [Theory]
+    [InlineData("shufflenet_v2_x0_5")]
+    [InlineData("mobilenet_v3_small")]
+    [InlineData("mobilenet_v2")]
+    public void TorchEngine_ChannelsLast_SameLogitsAsNchw_KeysUnchanged(string name)
+    {
+        using ImageClassifier nchwModel = OnnxTestModels.Random(name, measuredStatistics: true);
+        using ImageClassifier channelsLastModel = OnnxTestModels.Random(name, measuredStatistics: true);
+        string[] keys = channelsLastModel.state_dict().Keys.ToArray();
+        float[] images = OnnxTestModels.Images(3, Size);
+
+        using var nchw = new TorchEngine(nchwModel, ownsModel: false, channelsLast: false);
+        using var channelsLast = new TorchEngine(channelsLastModel, ownsModel: false);
+        Assert.True(channelsLast.ChannelsLast);
+        Assert.Contains(channelsLastModel.modules().OfType<TorchSharp.Modules.Conv2d>(), conv => !conv.weight!.is_contiguous());
+        OnnxTestModels.AssertClose(nchw.Run(images, 3, Size), channelsLast.Run(images, 3, Size), 1e-4);
+        Assert.Equal(keys, channelsLastModel.state_dict().Keys.ToArray());
+    }
+
     [Fact]
     public void Predictor_WrongImageSize_Throws()
     {
