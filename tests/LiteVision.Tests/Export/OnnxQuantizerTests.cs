@@ -45,6 +45,45 @@ public sealed class OnnxQuantizerTests
         Assert.True(error > 0, "int8 logits are identical to float: nothing was quantized");
     }
 
+    [Theory]
+    [InlineData(13)]
+    [InlineData(17)]
+    public void IntegerFriendlyActivations_ComputeTheSameFunction_WithoutHardOps(int opset)
+    {
+        using ImageClassifier model = OnnxTestModels.Random("mobilenet_v3_small", measuredStatistics: true);
+        OnnxModel fp32 = OnnxExporter.Export(model, new OnnxExportOptions { Opset = opset, Input = InputSpec.ImageNet(Size) });
+        OnnxModel rewritten = OnnxQuantizer.WithIntegerFriendlyActivations(fp32);
+
+        Assert.Contains(fp32.Graph.Nodes, n => n.OpType is "HardSwish" or "HardSigmoid");
+        Assert.DoesNotContain(rewritten.Graph.Nodes, n => n.OpType is "HardSwish" or "HardSigmoid");
+        Assert.Subset(rewritten.Graph.Initializers.Select(t => t.Name).ToHashSet(), fp32.Graph.Initializers.Select(t => t.Name).ToHashSet());
+        using var original = new OnnxEngine(fp32.ToByteArray());
+        using var integerFriendly = new OnnxEngine(rewritten.ToByteArray());
+        float[] images = OnnxTestModels.Images(2, Size);
+        OnnxTestModels.AssertClose(original.Run(images, 2, Size), integerFriendly.Run(images, 2, Size), 1e-4);
+    }
+
+    [Theory]
+    [InlineData("mobilenet_v3_small", 13)]
+    [InlineData("mobilenet_v3_large", 17)]
+    public void Int8_MobileNetV3_RunsOnIntegerKernelsOnly(string name, int opset)
+    {
+        // What ONNX Runtime actually runs after its fusions: no float activation, Mul or DequantizeLinear left between layers.
+        using ImageClassifier model = OnnxTestModels.Random(name, measuredStatistics: true);
+        OnnxModel fp32 = OnnxExporter.Export(model, new OnnxExportOptions { Opset = opset, Input = InputSpec.ImageNet(Size) });
+        OnnxModel int8 = OnnxQuantizer.Quantize(fp32, OnnxQuantizer.GeneratedCalibration(Size, batches: 2, batch: 2));
+        using var directory = new TempDirectory();
+        string optimized = directory.File("optimized.onnx");
+        using (new OnnxEngine(int8.ToByteArray(), name, new OnnxSessionSettings { Threads = 1, OptimizedModelPath = optimized })) { }
+
+        Dictionary<string, int> ops = OnnxChecker.OpTypes(optimized);
+        string[] allowed = ["com.microsoft:QLinearConv", "com.microsoft:QLinearAdd", "com.microsoft:QLinearMul", "com.microsoft:QGemm",
+            "com.microsoft:QLinearGlobalAveragePool", "QuantizeLinear", "Transpose", "Flatten"];
+        Assert.True(ops.Keys.All(allowed.Contains), "float operators left: " + string.Join(", ", ops.Keys.Except(allowed)));
+        Assert.Equal(1, ops["QuantizeLinear"]);                                                   // the image, once
+        Assert.Equal(fp32.Graph.Nodes.Count(n => n.OpType == "Conv"), ops["com.microsoft:QLinearConv"]);
+    }
+
     [Fact]
     public void Int8_WithoutCalibrationData_Throws()
     {

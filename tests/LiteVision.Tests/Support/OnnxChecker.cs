@@ -16,11 +16,24 @@ internal static class OnnxChecker
         """;
 
     /// <summary>Checks every file; fails the test with the checker's message when one is invalid.</summary>
-    public static string Check(params string[] paths)
+    public static string Check(params string[] paths) => RunPython(Script, paths);
+
+    /// <summary>The operator types of the file's graph (with their domain, e.g. <c>com.microsoft:QLinearConv</c>) and counts.</summary>
+    public static Dictionary<string, int> OpTypes(string path) =>
+        RunPython("""
+            import sys, onnx, collections
+            counts = collections.Counter((n.domain + ":" if n.domain else "") + n.op_type for n in onnx.load(sys.argv[1]).graph.node)
+            for op, count in counts.items(): print(op, count)
+            """, path)
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(line => line.Split(' '))
+            .ToDictionary(parts => parts[0], parts => int.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture));
+
+    private static string RunPython(string script, params string[] paths)
     {
         var start = new ProcessStartInfo(Python) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add("-c");
-        start.ArgumentList.Add(Script);
+        start.ArgumentList.Add(script);
         foreach (string path in paths) start.ArgumentList.Add(path);
         using Process process = Process.Start(start)!;
         Task<string> stderr = process.StandardError.ReadToEndAsync();

@@ -14,6 +14,11 @@ namespace LiteVision.Export.Onnx;
 /// calibration images. Quantized are the inputs of every Conv/Gemm and their outputs — after a following ReLU/Clip,
 /// which ONNX Runtime then drops into the quantization range.</item>
 /// </list>
+/// Before that, the float graph is rewritten so that MobileNetV3's activations have integer kernels too (ONNX Runtime's CPU
+/// provider has none for HardSwish or HardSigmoid): a hard-sigmoid gate after a convolution becomes the convolution with
+/// α, β folded in followed by <c>Clip(0, 1)</c>, and <c>HardSwish(y)</c> becomes <c>y · (Clip(y + 3, 0, 6) · ⅙)</c>: a
+/// QLinearAdd (the clip is the quantization range), a rescaling DequantizeLinear (the ⅙ is folded into its scale) and a
+/// QLinearMul.
 /// </summary>
 public static class OnnxQuantizer
 {
@@ -32,6 +37,8 @@ public static class OnnxQuantizer
     /// <exception cref="ArgumentException">No calibration data, or a batch of the wrong size.</exception>
     public static OnnxModel Quantize(OnnxModel model, IEnumerable<(float[] Images, int Batch)> calibration)
     {
+        ArgumentNullException.ThrowIfNull(model);
+        model = WithIntegerFriendlyActivations(model);
         OnnxGraph graph = model.Graph;
         string input = graph.Inputs[0].Name;
         string output = graph.Outputs[0].Name;
@@ -44,22 +51,27 @@ public static class OnnxQuantizer
         {
             if (value != output && !initializers.ContainsKey(value) && !quantized.Contains(value)) quantized.Add(value);
         }
-        foreach (OnnxNode node in graph.Nodes.Where(n => WeightOps.Contains(n.OpType)))
+        void MarkOutput(OnnxNode node)
         {
-            Mark(node.Inputs[0]);
             string produced = node.Outputs[0];
             if (consumers.TryGetValue(produced, out var next) && next.Count == 1 && IsRectifier(next[0], initializers))
                 produced = next[0].Outputs[0];
             Mark(produced);
         }
-        if (quantized.Count == 0) throw new ArgumentException("The model has no Conv or Gemm to quantize.", nameof(model));
-        foreach (OnnxNode node in graph.Nodes.Where(n => QuantizedOps.Contains(n.OpType)))
+        foreach (OnnxNode node in graph.Nodes.Where(n => WeightOps.Contains(n.OpType)))
         {
-            // A constant operand (Inception-ResNet's residual scale) would leave the operator in float between QDQ pairs.
-            if (node.Inputs.Any(initializers.ContainsKey)) continue;
-            foreach (string value in node.Inputs) Mark(value);
-            Mark(node.Outputs[0]);
+            Mark(node.Inputs[0]);
+            MarkOutput(node);
         }
+        if (quantized.Count == 0) throw new ArgumentException("The model has no Conv or Gemm to quantize.", nameof(model));
+        foreach (OnnxNode node in graph.Nodes.Where(n => QuantizedOps.Contains(n.OpType) && PositiveScale(n, initializers) is null))
+        {
+            foreach (string value in node.Inputs) Mark(value);     // constant operands are quantized where they are used
+            MarkOutput(node);
+        }
+        // A positive constant scaling of a quantized value is a DequantizeLinear with a scaled scale, not a value of its own.
+        foreach (OnnxNode node in graph.Nodes)
+            if (PositiveScale(node, initializers) is { } scaling && quantized.Contains(scaling.Input)) quantized.Remove(node.Outputs[0]);
 
         // 2. Calibrate their ranges on the float graph.
         Dictionary<string, (float Min, float Max)> ranges = Calibrate(model, quantized, calibration);
@@ -89,7 +101,20 @@ public static class OnnxQuantizer
         if (quantized.Contains(input)) QuantizeActivation(input);
         foreach (OnnxNode node in graph.Nodes)
         {
+            if (PositiveScale(node, initializers) is { } scaling && activationScale.TryGetValue(scaling.Input, out float scaledScale))
+            {
+                // DequantizeLinear(q, s·k, z) = k · DequantizeLinear(q, s, z): the Mul disappears into the consumer's scale.
+                string value = node.Outputs[0], dq = $"{value}_dequantized";
+                string s = Add(result, OnnxTensor.FromFloats($"{value}_scale", [], [scaledScale * scaling.Factor]));
+                result.Nodes.Add(new OnnxNode("DequantizeLinear", [$"{scaling.Input}_quantized", s, $"{scaling.Input}_zero_point"], [dq],
+                    $"{value}/DequantizeLinear", []));
+                rename[value] = dq;
+                continue;
+            }
             var inputs = node.Inputs.Select(i => rename.GetValueOrDefault(i, i)).ToList();
+            if (QuantizedOps.Contains(node.OpType) && node.Inputs.Any(activationScale.ContainsKey))
+                for (int i = 0; i < inputs.Count; i++)
+                    if (initializers.TryGetValue(node.Inputs[i], out OnnxTensor? constant)) inputs[i] = QuantizeConstant(result, node, constant);
             if (WeightOps.Contains(node.OpType) && activationScale.TryGetValue(node.Inputs[0], out float inputScale))
             {
                 bool transposed = node.OpType == "Gemm" && node.Attributes.Any(a => a.Name == "transB" && a.I == 1);
@@ -104,6 +129,7 @@ public static class OnnxQuantizer
             foreach (string produced in node.Outputs)
                 if (quantized.Contains(produced)) QuantizeActivation(produced);
         }
+        RemoveUnusedNodes(result);
         // Keep the float initializers that are still used (Clip bounds, shapes…).
         var stillUsed = result.Nodes.SelectMany(n => n.Inputs).ToHashSet(StringComparer.Ordinal);
         foreach (OnnxTensor tensor in graph.Initializers)
@@ -220,6 +246,129 @@ public static class OnnxQuantizer
         if (batches == 0) throw new ArgumentException("No calibration data.", nameof(calibration));
         return ranges;
     }
+
+    /// <summary><c>Mul(x, k)</c> with a positive scalar constant <c>k</c>: the non-constant input and <c>k</c>; else null.</summary>
+    private static (string Input, float Factor)? PositiveScale(OnnxNode node, Dictionary<string, OnnxTensor> initializers)
+    {
+        if (node.OpType != "Mul" || node.Inputs.Count != 2) return null;
+        for (int i = 0; i < 2; i++)
+            if (initializers.TryGetValue(node.Inputs[i], out OnnxTensor? constant) && !initializers.ContainsKey(node.Inputs[1 - i])
+                && constant.DataType == OnnxDataType.Float && constant.ToFloats() is [> 0f and var factor])
+                return (node.Inputs[1 - i], factor);
+        return null;
+    }
+
+    /// <summary>A float constant operand as uint8 (per tensor, range including 0) behind a DequantizeLinear.</summary>
+    private static string QuantizeConstant(OnnxGraph graph, OnnxNode node, OnnxTensor constant)
+    {
+        float[] values = constant.ToFloats();
+        float min = Math.Min(0, values.Min()), max = Math.Max(0, values.Max());
+        float scale = Math.Max(max - min, 1e-8f) / 255f;
+        byte zeroPoint = (byte)Math.Clamp(Math.Round(-min / scale), 0, 255);
+        byte[] q = values.Select(v => (byte)Math.Clamp(Math.Round(v / scale) + zeroPoint, 0, 255)).ToArray();
+        string prefix = $"{node.Name}/{constant.Name}";
+        string quantized = Add(graph, OnnxTensor.FromUInt8s($"{prefix}_quantized", constant.Dims, q));
+        string s = Add(graph, OnnxTensor.FromFloats($"{prefix}_scale", [], [scale]));
+        string z = Add(graph, OnnxTensor.FromUInt8s($"{prefix}_zero_point", [], [zeroPoint]));
+        string dq = $"{prefix}_dequantized";
+        graph.Nodes.Add(new OnnxNode("DequantizeLinear", [quantized, s, z], [dq], $"{prefix}/DequantizeLinear", []));
+        return dq;
+    }
+
+    /// <summary>Drops nodes whose outputs nobody reads (a DequantizeLinear replaced by a rescaled one), repeatedly.</summary>
+    private static void RemoveUnusedNodes(OnnxGraph graph)
+    {
+        var outputs = graph.Outputs.Select(o => o.Name).ToHashSet(StringComparer.Ordinal);
+        while (true)
+        {
+            var read = graph.Nodes.SelectMany(n => n.Inputs).ToHashSet(StringComparer.Ordinal);
+            int removed = graph.Nodes.RemoveAll(n => n.Outputs.All(o => !read.Contains(o) && !outputs.Contains(o)));
+            if (removed == 0) return;
+        }
+    }
+
+    /// <summary>
+    /// The float model with MobileNetV3's activations in forms that quantize to integer kernels (same function):
+    /// <c>Conv → HardSigmoid</c> (the convolution read by nothing else) becomes the convolution with weights ·α and
+    /// bias ·α + β followed by <c>Clip(0, 1)</c>; <c>HardSwish(y)</c> — or its opset-13 form <c>Mul(y, HardSigmoid(y))</c> —
+    /// becomes <c>Mul(y, Mul(Clip(Add(y, 3), 0, 6), ⅙))</c>.
+    /// </summary>
+    internal static OnnxModel WithIntegerFriendlyActivations(OnnxModel model)
+    {
+        OnnxGraph graph = model.Graph;
+        Dictionary<string, OnnxTensor> initializers = graph.Initializers.ToDictionary(t => t.Name, StringComparer.Ordinal);
+        Dictionary<string, List<OnnxNode>> consumers = Consumers(graph);
+        var producers = new Dictionary<string, OnnxNode>(StringComparer.Ordinal);
+        foreach (OnnxNode node in graph.Nodes)
+            foreach (string o in node.Outputs) producers[o] = node;
+        bool ReadOnlyBy(string value, OnnxNode reader) => consumers.TryGetValue(value, out var list) && list.Count == 1 && list[0] == reader;
+
+        var result = new OnnxGraph { Name = graph.Name };
+        result.Inputs.AddRange(graph.Inputs);
+        result.Outputs.AddRange(graph.Outputs);
+        var replaced = new Dictionary<string, OnnxTensor>(StringComparer.Ordinal);   // initializers with folded values
+        var skip = new HashSet<OnnxNode>();
+        string Constant(string name, float value)
+        {
+            if (!result.Initializers.Any(t => t.Name == name)) result.Initializers.Add(OnnxTensor.FromFloats(name, [], [value]));
+            return name;
+        }
+        string Emit(string opType, string name, IReadOnlyList<string> inputs, string output)
+        {
+            result.Nodes.Add(new OnnxNode(opType, inputs, [output], name, []));
+            return output;
+        }
+        // HardSwish nodes, and opset-13 h-swish Muls with the HardSigmoid they absorb.
+        var hardSwishes = new HashSet<OnnxNode>(graph.Nodes.Where(n => n.OpType == "HardSwish"));
+        foreach (OnnxNode node in graph.Nodes)
+            if (node.OpType == "Mul" && node.Inputs.Count == 2 && producers.TryGetValue(node.Inputs[1], out OnnxNode? gate)
+                && gate.OpType == "HardSigmoid" && gate.Inputs[0] == node.Inputs[0] && IsHardSwishGate(gate) && ReadOnlyBy(gate.Outputs[0], node))
+            {
+                hardSwishes.Add(node);
+                skip.Add(gate);
+            }
+        foreach (OnnxNode node in graph.Nodes)
+        {
+            if (skip.Contains(node)) continue;
+            string x = node.Inputs.Count > 0 ? node.Inputs[0] : "";
+            if (hardSwishes.Contains(node))
+            {
+                string path = node.Name, y = node.Outputs[0];
+                string shifted = Emit("Add", path + "/shift", [x, Constant("hardswish_three", 3f)], $"{path}/shifted");
+                string clipped = Emit("Clip", path + "/clip", [shifted, Constant("hardswish_zero", 0f), Constant("hardswish_six", 6f)], $"{path}/relu6");
+                string gateValue = Emit("Mul", path + "/scale", [clipped, Constant("hardswish_sixth", 1f / 6)], $"{path}/hardsigmoid");
+                Emit("Mul", path, [x, gateValue], y);
+                continue;
+            }
+            if (node.OpType == "HardSigmoid" && producers.TryGetValue(x, out OnnxNode? conv) && conv.OpType == "Conv" && ReadOnlyBy(x, node)
+                && initializers.ContainsKey(conv.Inputs[1]))
+            {
+                (float alpha, float beta) = HardSigmoidAffine(node);
+                OnnxTensor weight = initializers[conv.Inputs[1]];
+                replaced[weight.Name] = OnnxTensor.FromFloats(weight.Name, weight.Dims, weight.ToFloats().Select(w => w * alpha).ToArray());
+                float[] bias = conv.Inputs.Count > 2 && conv.Inputs[2].Length > 0 ? initializers[conv.Inputs[2]].ToFloats() : new float[weight.Dims[0]];
+                string biasName = conv.Inputs.Count > 2 && conv.Inputs[2].Length > 0 ? conv.Inputs[2] : conv.Inputs[1].Replace("weight", "bias", StringComparison.Ordinal);
+                replaced[biasName] = OnnxTensor.FromFloats(biasName, [bias.Length], bias.Select(b => b * alpha + beta).ToArray());
+                int at = result.Nodes.IndexOf(conv);
+                result.Nodes[at] = conv with { Inputs = [conv.Inputs[0], weight.Name, biasName] };
+                Emit("Clip", node.Name, [x, Constant("hardsigmoid_zero", 0f), Constant("hardsigmoid_one", 1f)], node.Outputs[0]);
+                continue;
+            }
+            result.Nodes.Add(node);
+        }
+        foreach (OnnxTensor tensor in graph.Initializers) result.Initializers.Add(replaced.GetValueOrDefault(tensor.Name, tensor));
+        foreach (OnnxTensor tensor in replaced.Values.Where(t => !initializers.ContainsKey(t.Name))) result.Initializers.Add(tensor);
+
+        var rewritten = new OnnxModel(result, model.Opset) { IrVersion = model.IrVersion, ProducerName = model.ProducerName, ProducerVersion = model.ProducerVersion };
+        foreach ((string key, string value) in model.Metadata) rewritten.Metadata[key] = value;
+        return rewritten;
+    }
+
+    private static bool IsHardSwishGate(OnnxNode hardSigmoid) =>
+        HardSigmoidAffine(hardSigmoid) is var (alpha, beta) && Math.Abs(alpha - 1f / 6) < 1e-6f && Math.Abs(beta - 0.5f) < 1e-6f;
+
+    private static (float Alpha, float Beta) HardSigmoidAffine(OnnxNode node) =>
+        (node.Attributes.FirstOrDefault(a => a.Name == "alpha")?.F ?? 0.2f, node.Attributes.FirstOrDefault(a => a.Name == "beta")?.F ?? 0.5f);
 
     private static Dictionary<string, List<OnnxNode>> Consumers(OnnxGraph graph)
     {
