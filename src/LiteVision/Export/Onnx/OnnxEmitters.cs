@@ -121,12 +121,16 @@ public static partial class OnnxEmitters
         {
             var children = m.named_children().ToDictionary(kv => kv.name, kv => kv.module);
             string Branch(string name, string input) => c.Emit(children[name], OnnxExportContext.Child(path, name), input);
-            string[] joined = children.ContainsKey("branch1")
-                ? [Branch("branch1", x), Branch("branch2", x)]
-                : c.Graph.Node("Split", path, [x], 2, OnnxAttribute.Int("axis", 1)) is [var kept, var transformed]
-                    ? [kept, Branch("branch2", transformed)]
-                    : throw new InvalidOperationException("Split must give two halves.");
-            return Branch("shuffle", c.Graph.Node("Concat", path, joined, OnnxAttribute.Int("axis", 1)));
+            if (children.ContainsKey("branch1"))
+                return Branch("shuffle", c.Graph.Node("Concat", path, [Branch("branch1", x), Branch("branch2", x)], OnnxAttribute.Int("axis", 1)));
+            if (c.Graph.Node("Split", path, [x], 2, OnnxAttribute.Int("axis", 1)) is not [var kept, var transformed])
+                throw new InvalidOperationException("Split must give two halves.");
+            // shuffle(concat(a, b)) with two groups interleaves a and b: stack them behind the channels ([N, C/2, 2, H, W])
+            // and fold back to the input's shape — the concatenation and the shuffle's own split are never materialised.
+            string axis2 = c.Graph.Int64s(OnnxExportContext.Child(path, "axes"), 2);
+            string[] stacked = [c.Graph.Node("Unsqueeze", path, [kept, axis2]), c.Graph.Node("Unsqueeze", path, [Branch("branch2", transformed), axis2])];
+            return c.Graph.Node("Reshape", OnnxExportContext.Child(path, "shuffle"),
+                [c.Graph.Node("Concat", OnnxExportContext.Child(path, "shuffle"), stacked, OnnxAttribute.Int("axis", 2)), c.Graph.Node("Shape", path, [x])]);
         });
         Register<ShuffleNetV2.Network>((c, m, path, x) =>
         {
