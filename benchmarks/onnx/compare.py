@@ -1,17 +1,19 @@
 #!/usr/bin/env python3
-"""Inference throughput of one model family in one run, all candidates on the same machine state:
+"""Inference throughput of LiteVision against PyTorch, in one run, for the models of docs/benchmarks.md:
 
-  lv-ort       LiteVision's own ONNX export, on ONNX Runtime 1.31 (C#, `litevision bench model.onnx`)
-  pt-ort       torch.onnx.export of the torchvision model (PyTorch 1.13), on the same ONNX Runtime (C#)
-  lv-ort-int8  LiteVision's export quantized to INT8 QDQ (generated calibration data), same ONNX Runtime
-  lv-torch     LiteVision on libtorch 2.10 (TorchSharp)
-  pt-eager     torchvision on PyTorch 1.13 eager (Debian python3-torch), measured here in Python
+  lv-ort       LiteVision's own ONNX export, on ONNX Runtime 1.31 (C#)
+  pt-ort       torch.onnx.export of the torchvision model (PyTorch 1.13, opset 17, dynamic batch), same ONNX Runtime
+  lv-ort-int8  LiteVision's export quantized to INT8 QDQ (`export --int8 --calibration bundled`), same ONNX Runtime
+  lv-torch     LiteVision on libtorch 2.10 (TorchSharp; `litevision bench --backend torch`, channels-last)
+  pt-eager     torchvision on PyTorch 1.13 eager (Debian python3-torch), NCHW as PyTorch's default, measured here
 
-python3 has no onnxruntime, so both .onnx files go through LiteVision's C# ONNX Runtime path. Each candidate
-is timed with warm-up and a median over >= `--seconds` of runs; the whole set is repeated `--rounds` times,
-interleaved, and the best median is kept (the machine is shared, so slower rounds measure other load).
+This VM's speed drifts by 10-30% within minutes, so ratios come from adjacent measurements, not from separate runs:
+the ONNX pairs (pt-ort vs lv-ort, lv-ort vs lv-ort-int8) run in one process on one shared thread pool, in alternating
+blocks of ~0.5 s (`OrtInspect race`), and the ratio is the median over adjacent blocks; lv-torch and pt-eager (two
+processes) alternate for `--rounds` rounds, and the ratio is the median of the per-round ratios. Random weights,
+224x224 input, images/s = batch / median latency.
 
-Usage: /usr/bin/python3 benchmarks/onnx/compare.py [--models mobilenet_v2,...] [--batch 1,8] [--threads 2]
+Usage: /usr/bin/python3 benchmarks/onnx/compare.py [--models a,b] [--batch 1,8] [--threads 2] [--seconds 10] [--rounds 3]
 """
 import argparse
 import json
@@ -27,25 +29,27 @@ import torchvision
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 CLI = os.path.join(ROOT, "src", "LiteVision.Cli", "bin", "Release", "net10.0", "LiteVision.Cli.dll")
+INSPECT_PROJECT = os.path.join(ROOT, "benchmarks", "onnx", "OrtInspect")
+INSPECT = os.path.join(INSPECT_PROJECT, "bin", "Release", "net10.0", "OrtInspect.dll")
+MODELS = "mobilenet_v2,mobilenet_v3_large,mobilenet_v3_small,shufflenet_v2_x1_0,efficientnet_b0,resnet50"
 
 
-def litevision(*args, attempts=2):
-    # A second attempt: TorchSharp 0.107 intermittently fails inside Tensor.add_ (an implicitly created Scalar that
-    # the GC finalises during the native call); the failure is reported, not hidden.
-    for attempt in range(attempts):
-        result = subprocess.run(["dotnet", CLI, *args], capture_output=True, text=True)
-        if result.returncode == 0:
-            return result.stdout
-        print(f"litevision {' '.join(args)} failed (attempt {attempt + 1}): {result.stderr.splitlines()[0]}", file=sys.stderr)
-    sys.exit(f"litevision {' '.join(args)} failed {attempts} times")
+def run(*command):
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{' '.join(command)} failed:\n{result.stderr}")
+    return result.stdout
 
 
-def bench_cli(target, batches, threads, seconds, backend=None):
-    args = ["bench", target, "--batch", ",".join(map(str, batches)), "--threads", str(threads),
-            "--seconds", str(seconds), "--warmup", "5", "--format", "json"]
-    if backend:
-        args += ["--backend", backend]
-    report = json.loads(litevision(*args))
+def race(a, b, batch, seconds):
+    """OrtInspect race: images/s of a and b, and b's speed over a's (median over adjacent blocks)."""
+    r = json.loads(run("dotnet", INSPECT, "race", a, b, str(batch), str(seconds)))
+    return r["a"]["imagesPerSecond"], r["b"]["imagesPerSecond"], r["speedRatioBOverA"]
+
+
+def bench_torch(model_name, batches, threads, seconds):
+    report = json.loads(run("dotnet", CLI, "bench", model_name, "--backend", "torch", "--batch", ",".join(map(str, batches)),
+                            "--threads", str(threads), "--seconds", str(seconds), "--warmup", "5", "--format", "json"))
     return {r["batch"]: r["imagesPerSecond"] for r in report["results"]}
 
 
@@ -67,49 +71,49 @@ def bench_eager(model, batches, seconds):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--models", default="mobilenet_v2,mobilenet_v3_large,mobilenet_v3_small")
+    parser.add_argument("--models", default=MODELS)
     parser.add_argument("--batch", default="1,8")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=3)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=10, help="per ONNX race; a quarter of it per libtorch/eager measurement")
+    parser.add_argument("--rounds", type=int, default=3, help="lv-torch / pt-eager alternations")
     args = parser.parse_args()
+    if args.threads != 2:
+        print("note: OrtInspect race always uses 2 ONNX Runtime threads", file=sys.stderr)
     batches = [int(b) for b in args.batch.split(",")]
     torch.set_num_threads(args.threads)
+    run("dotnet", "build", INSPECT_PROJECT, "-c", "Release", "--nologo", "-v", "q")
     work = tempfile.mkdtemp(prefix="litevision-onnx-bench-")
-    candidates = ["lv-ort", "pt-ort", "lv-ort-int8", "lv-torch", "pt-eager"]
-    best = {}
+    rows = []
     for model_name in args.models.split(","):
-        lv_path = os.path.join(work, f"lv_{model_name}.onnx")
-        pt_path = os.path.join(work, f"pt_{model_name}.onnx")
-        litevision("export", model_name, "--out", lv_path)
+        lv, pt, int8 = (os.path.join(work, f"{kind}_{model_name}.onnx") for kind in ("lv", "pt", "int8"))
+        run("dotnet", CLI, "export", model_name, "--out", lv)
+        run("dotnet", CLI, "export", model_name, "--int8", "--calibration", "bundled", "--out", int8)
         torch.manual_seed(0)
         model = getattr(torchvision.models, model_name)(weights=None).eval()
-        torch.onnx.export(model, torch.randn(1, 3, 224, 224), pt_path, opset_version=17, input_names=["input"],
+        torch.onnx.export(model, torch.randn(1, 3, 224, 224), pt, opset_version=17, input_names=["input"],
                           output_names=["logits"], dynamic_axes={"input": {0: "batch"}, "logits": {0: "batch"}})
-        for _ in range(args.rounds):
-            runs = {
-                "lv-ort": lambda: bench_cli(lv_path, batches, args.threads, args.seconds),
-                "pt-ort": lambda: bench_cli(pt_path, batches, args.threads, args.seconds),
-                "lv-ort-int8": lambda: bench_cli(model_name, batches, args.threads, args.seconds, "onnx-int8"),
-                "lv-torch": lambda: bench_cli(model_name, batches, args.threads, args.seconds, "torch"),
-                "pt-eager": lambda: bench_eager(model, batches, args.seconds),
-            }
-            for name in candidates:
-                for batch, ips in runs[name]().items():
-                    key = (model_name, name, batch)
-                    best[key] = max(best.get(key, 0.0), ips)
-                    print(f"{model_name:20s} {name:12s} batch {batch:3d}: {ips:8.1f} images/s", file=sys.stderr)
 
-    print(f"\nImages/s at 224x224, {args.threads} threads, best of {args.rounds} interleaved rounds "
-          f"(median latency over >= {args.seconds:g} s each):\n")
-    header = "| model | batch | " + " | ".join(candidates) + " | lv-ort / pt-ort | int8 / lv-ort | lv-torch / pt-eager |"
-    print(header)
-    print("|" + "---|" * (header.count("|") - 1))
-    for model_name in args.models.split(","):
+        torch_rounds = []
+        for _ in range(args.rounds):
+            torch_rounds.append((bench_torch(model_name, batches, args.threads, args.seconds / 4),
+                                 bench_eager(model, batches, args.seconds / 4)))
         for batch in batches:
-            v = {c: best[(model_name, c, batch)] for c in candidates}
-            print(f"| {model_name} | {batch} | " + " | ".join(f"{v[c]:.1f}" for c in candidates) +
-                  f" | {v['lv-ort'] / v['pt-ort']:.2f} | {v['lv-ort-int8'] / v['lv-ort']:.2f} | {v['lv-torch'] / v['pt-eager']:.2f} |")
+            pt_ort, lv_ort, export_ratio = race(pt, lv, batch, args.seconds)
+            lv_ort2, lv_int8, int8_ratio = race(lv, int8, batch, args.seconds)
+            lv_torch = statistics.median(t[batch] for t, _ in torch_rounds)
+            pt_eager = statistics.median(e[batch] for _, e in torch_rounds)
+            torch_ratio = statistics.median(t[batch] / e[batch] for t, e in torch_rounds)
+            row = (model_name, batch, lv_ort, pt_ort, export_ratio, lv_int8, int8_ratio, lv_torch, pt_eager, torch_ratio)
+            rows.append(row)
+            print(" ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row), file=sys.stderr)
+
+    print(f"\nImages/s at 224x224, {args.threads} threads; ONNX pairs raced in blocks for {args.seconds:g} s each, "
+          f"libtorch/eager over {args.rounds} alternating rounds:\n")
+    print("| model | batch | lv-ort | pt-ort | **lv-ort / pt-ort** | lv-ort-int8 | **int8 / lv-ort** | lv-torch | pt-eager | **lv-torch / pt-eager** |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for (name, batch, lv_ort, pt_ort, export_ratio, lv_int8, int8_ratio, lv_torch, pt_eager, torch_ratio) in rows:
+        print(f"| {name} | {batch} | {lv_ort:.0f} | {pt_ort:.0f} | **{export_ratio:.2f}** | {lv_int8:.0f} | **{int8_ratio:.2f}** "
+              f"| {lv_torch:.1f} | {pt_eager:.1f} | **{torch_ratio:.2f}** |")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,13 @@ public static class OnnxQuantizer
     /// </summary>
     private static readonly HashSet<string> QuantizedOps = ["Add", "Mul", "Concat", "GlobalAveragePool", "Sigmoid"];
 
+    /// <summary>
+    /// Operators that only move values (or take a max of them): when their input is quantized, their outputs share its
+    /// scale and zero point, and ONNX Runtime then runs them on the uint8 tensor with no DequantizeLinear/QuantizeLinear
+    /// around them (ShuffleNet's split, stack and reshape; pooling; flattening before the classifier).
+    /// </summary>
+    private static readonly HashSet<string> PassThroughOps = ["Reshape", "Unsqueeze", "Squeeze", "Flatten", "Transpose", "Split", "Slice", "MaxPool"];
+
     /// <summary>Quantizes <paramref name="model"/> (an export of <see cref="OnnxExporter"/>) with calibration batches.</summary>
     /// <param name="model">The float model; not modified.</param>
     /// <param name="calibration">Batches of normalised images <c>[N, C, S, S]</c> (S: the model's input size), with their N.</param>
@@ -72,9 +79,17 @@ public static class OnnxQuantizer
         // A positive constant scaling of a quantized value is a DequantizeLinear with a scaled scale, not a value of its own.
         foreach (OnnxNode node in graph.Nodes)
             if (PositiveScale(node, initializers) is { } scaling && quantized.Contains(scaling.Input)) quantized.Remove(node.Outputs[0]);
+        // Outputs of data-movement operators share their input's quantization (graph order: sources come first).
+        var sharedWith = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (OnnxNode node in graph.Nodes.Where(n => PassThroughOps.Contains(n.OpType) && quantized.Contains(n.Inputs[0])))
+            foreach (string produced in node.Outputs.Where(o => o != output))
+            {
+                sharedWith[produced] = sharedWith.GetValueOrDefault(node.Inputs[0], node.Inputs[0]);
+                Mark(produced);
+            }
 
         // 2. Calibrate their ranges on the float graph.
-        Dictionary<string, (float Min, float Max)> ranges = Calibrate(model, quantized, calibration);
+        Dictionary<string, (float Min, float Max)> ranges = Calibrate(model, quantized.Where(v => !sharedWith.ContainsKey(v)).ToList(), calibration);
 
         // 3. Rewrite the graph.
         var result = new OnnxGraph { Name = graph.Name };
@@ -86,12 +101,21 @@ public static class OnnxQuantizer
 
         void QuantizeActivation(string value)
         {
-            (float min, float max) = ranges[value];
-            float scale = Math.Max(max - min, 1e-8f) / 255f;
-            byte zeroPoint = (byte)Math.Clamp(Math.Round(-min / scale), 0, 255);
-            activationScale[value] = scale;
-            string s = Add(result, OnnxTensor.FromFloats($"{value}_scale", [], [scale]));
-            string z = Add(result, OnnxTensor.FromUInt8s($"{value}_zero_point", [], [zeroPoint]));
+            string s, z;
+            if (sharedWith.TryGetValue(value, out string? source))
+            {
+                activationScale[value] = activationScale[source];
+                (s, z) = ($"{source}_scale", $"{source}_zero_point");
+            }
+            else
+            {
+                (float min, float max) = ranges[value];
+                float scale = Math.Max(max - min, 1e-8f) / 255f;
+                byte zeroPoint = (byte)Math.Clamp(Math.Round(-min / scale), 0, 255);
+                activationScale[value] = scale;
+                s = Add(result, OnnxTensor.FromFloats($"{value}_scale", [], [scale]));
+                z = Add(result, OnnxTensor.FromUInt8s($"{value}_zero_point", [], [zeroPoint]));
+            }
             string q = $"{value}_quantized", dq = $"{value}_dequantized";
             result.Nodes.Add(new OnnxNode("QuantizeLinear", [value, s, z], [q], $"{value}/QuantizeLinear", []));
             result.Nodes.Add(new OnnxNode("DequantizeLinear", [q, s, z], [dq], $"{value}/DequantizeLinear", []));
@@ -112,6 +136,8 @@ public static class OnnxQuantizer
                 continue;
             }
             var inputs = node.Inputs.Select(i => rename.GetValueOrDefault(i, i)).ToList();
+            // A shape is the same on the uint8 tensor: no DequantizeLinear just to read it.
+            if (node.OpType == "Shape" && activationScale.ContainsKey(node.Inputs[0])) inputs[0] = $"{node.Inputs[0]}_quantized";
             if (QuantizedOps.Contains(node.OpType) && node.Inputs.Any(activationScale.ContainsKey))
                 for (int i = 0; i < inputs.Count; i++)
                     if (initializers.TryGetValue(node.Inputs[i], out OnnxTensor? constant)) inputs[i] = QuantizeConstant(result, node, constant);
