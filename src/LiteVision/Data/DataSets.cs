@@ -58,7 +58,7 @@ public static class DataSets
                 if (dir is null && download is not null)
                     dir = download(Path.Combine(CacheDirectory, "fashion-mnist"), DatasetDownloader.FashionMnist());
                 return Idx(dir ?? throw new DirectoryNotFoundException(
-                    $"Fashion-MNIST is not in {Path.Combine(CacheDirectory, "fashion-mnist")} or {FashionMnist.DebianDirectory} (install dataset-fashion-mnist or pass --download)."),
+                    $"Fashion-MNIST is not in {Path.Combine(CacheDirectory, "fashion-mnist")} or {FashionMnist.DebianDirectory} (install dataset-fashion-mnist, or fetch it with --download on 'litevision train' or 'eval')."),
                     "fashion-mnist", FashionMnist.Classes, FashionMnistStats);
             }
             case "mnist":
@@ -75,7 +75,7 @@ public static class DataSets
                     string archive = download(dir, [DatasetDownloader.Cifar10()]);
                     DatasetDownloader.ExtractTarGz(Path.Combine(archive, DatasetDownloader.Cifar10().FileName), dir);
                 }
-                if (!IsCifar(dir)) throw new DirectoryNotFoundException($"CIFAR-10's binary batches are not in {dir} (pass --download).");
+                if (!IsCifar(dir)) throw new DirectoryNotFoundException($"CIFAR-10's binary batches are not in {dir} (fetch them with --download on 'litevision train' or 'eval').");
                 return new DataSplit("cifar10", Cifar10.Load(dir, true), Cifar10.Load(dir, false), Cifar10Stats.Mean, Cifar10Stats.Std);
             }
         }

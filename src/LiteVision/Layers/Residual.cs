@@ -7,15 +7,12 @@ namespace LiteVision.Layers;
 /// Residual additions for blocks. TorchSharp 0.107's <c>a.add_(b)</c> and <c>a + b</c> pass <c>alpha = 1</c> as a
 /// temporary <see cref="Scalar"/> that nothing references during the native call, so the garbage collector can
 /// finalise (free) it while libtorch still reads it — seen as a rare crash in <c>c10::Scalar::toFloat</c>. These helpers
-/// pass process-lifetime scalars instead (1, −1, and 255 for the loaders' byte scaling). Use them in every forward pass
-/// and per-batch path (hot paths run millions of times).
+/// pass process-lifetime scalars instead (<see cref="HeldScalars"/>). Use them in every forward pass and per-batch path
+/// (hot paths run millions of times).
 /// </summary>
 public static class Residual
 {
-    internal static readonly Scalar One = 1.0;
-
-    /// <summary>255, to scale bytes to [0, 1] (the same lifetime rule as the residual add's 1).</summary>
-    internal static readonly Scalar ByteMax = 255.0;
+    private static Scalar One => HeldScalars.One;
 
     /// <summary><paramref name="branch"/> += <paramref name="shortcut"/>, in place on a tensor the caller created; returns it.</summary>
     public static Tensor AddInPlace(Tensor branch, Tensor shortcut) => branch.add_(shortcut, One);
@@ -23,8 +20,6 @@ public static class Residual
     /// <summary>A new tensor <paramref name="left"/> + <paramref name="right"/>.</summary>
     public static Tensor Add(Tensor left, Tensor right) => left.add(right, One);
 
-    private static readonly Scalar MinusOne = -1.0;
-
     /// <summary>A new tensor <paramref name="left"/> − <paramref name="right"/>, as <c>left + (−1)·right</c> (exact; TorchSharp's sub has no alpha to hold).</summary>
-    public static Tensor Subtract(Tensor left, Tensor right) => left.add(right, MinusOne);
+    public static Tensor Subtract(Tensor left, Tensor right) => left.add(right, HeldScalars.MinusOne);
 }

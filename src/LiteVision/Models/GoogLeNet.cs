@@ -170,7 +170,7 @@ public sealed class GoogLeNet : ImageClassifier
     {
         var channels = new Tensor[3];
         for (int c = 0; c < 3; c++)
-            channels[c] = x[TensorIndex.Colon, TensorIndex.Slice(c, c + 1)] * TransformScale[c] + TransformShift[c];
+            channels[c] = Layers.HeldScalars.Affine(x[TensorIndex.Colon, TensorIndex.Slice(c, c + 1)], TransformScale[c], TransformShift[c]);
         return cat(channels, 1);
     }
 

@@ -120,8 +120,11 @@ public sealed class ModelInfo
     private T OnMeta<T>(ModelOptions options, Func<ImageClassifier, T> inspect)
     {
         Validate(options);
+        // TorchSharp's default device is process-wide: LiteVision's own model creation waits on the lock meanwhile, and
+        // the caller's default (CPU unless they changed it) comes back afterwards.
         lock (ModelZoo.DeviceLock)
         {
+            Device previous = get_default_device();
             set_default_device(new Device(TorchSharp.DeviceType.META));
             try
             {
@@ -130,7 +133,7 @@ public sealed class ModelInfo
             }
             finally
             {
-                set_default_device(CPU);
+                set_default_device(previous);
             }
         }
     }

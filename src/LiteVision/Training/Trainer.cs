@@ -189,7 +189,7 @@ public sealed class Trainer : IDisposable
         if (smoothing <= 0) return -(targets * nn.functional.log_softmax(logits, 1)).sum(1).mean();
         // Explicit scalars, disposed after the calls: implicit ones are temporaries the GC may free mid-call.
         using Scalar keep = (1 - smoothing).ToScalar(), spread = (smoothing / k).ToScalar();
-        Tensor soft = targets.mul(keep).add_(spread, Layers.Residual.One);
+        Tensor soft = targets.mul(keep).add_(spread, Layers.HeldScalars.One);
         return -(soft * nn.functional.log_softmax(logits, 1)).sum(1).mean();
     }
 

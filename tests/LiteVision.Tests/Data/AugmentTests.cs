@@ -91,6 +91,8 @@ public sealed class AugmentTests
         int autocontrast = Array.IndexOf(ops, TrivialAugmentWide.Op.AutoContrast);
         Assert.Equal(0, result[autocontrast].amin([1, 2]).max().item<float>(), 5);
         Assert.Equal(1, result[autocontrast].amax([1, 2]).min().item<float>(), 5);
+        int posterize = Array.IndexOf(ops, TrivialAugmentWide.Op.Posterize);                // magnitude 0.5: 8 − 3 = 5 bits, steps of 8 levels
+        Assert.True(result[posterize].allclose((images[posterize] * 255).floor().div(8).floor() * 8 / 255));
         int equalize = Array.IndexOf(ops, TrivialAugmentWide.Op.Equalize);
         Assert.True(result[equalize].mean().item<float>() is > 0.4f and < 0.6f);   // equalised levels of uniform noise stay centred
     }

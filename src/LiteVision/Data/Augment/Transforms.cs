@@ -1,5 +1,8 @@
+using LiteVision.Layers;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
+
+// Scalars go through HeldScalars (or are held fields): an implicit TorchSharp Scalar temporary can be freed mid-call.
 
 namespace LiteVision.Data.Augment;
 
@@ -52,10 +55,11 @@ public sealed class RandomResizedCrop(int size, double minScale = 0.08, double m
         Tensor area = random.Uniform(b, minScale, maxScale);
         Tensor logRatio = random.Uniform(b, Math.Log(minRatio), Math.Log(maxRatio));
         Tensor ratio = logRatio.exp();
-        Tensor w = (area * ratio).sqrt().clamp_max(1.0);   // fraction of the width
-        Tensor h = (area / ratio).sqrt().clamp_max(1.0);
-        Tensor cx = (random.Uniform(b) * 2 - 1) * (1 - w);   // centre in [-1, 1] coordinates, crop inside the image
-        Tensor cy = (random.Uniform(b) * 2 - 1) * (1 - h);
+        Tensor w = HeldScalars.ClampMax((area * ratio).sqrt(), 1.0);   // fraction of the width
+        Tensor h = HeldScalars.ClampMax((area / ratio).sqrt(), 1.0);
+        // Centre in [-1, 1] coordinates, the crop inside the image: (2u − 1) · (1 − size).
+        Tensor cx = HeldScalars.Affine(random.Uniform(b), 2, -1) * HeldScalars.Affine(w, -1, 1);
+        Tensor cy = HeldScalars.Affine(random.Uniform(b), 2, -1) * HeldScalars.Affine(h, -1, 1);
         Tensor zero = zeros(b);
         Tensor theta = stack([stack([w, zero, cx], 1), stack([zero, h, cy], 1)], 1);
         Tensor grid = F.affine_grid(theta, [b, images.shape[1], size, size], align_corners: false);
@@ -101,18 +105,18 @@ public sealed class RandomErasing(double p = 0.25, double value = 0) : IBatchTra
     public Tensor Apply(Tensor images, BatchRandom random)
     {
         long b = images.shape[0], h = images.shape[2], w = images.shape[3];
-        Tensor area = random.Uniform(b, 0.02, 1.0 / 3) * (h * w);
+        Tensor area = HeldScalars.Affine(random.Uniform(b, 0.02, 1.0 / 3), h * w);
         Tensor ratio = random.Uniform(b, Math.Log(0.3), Math.Log(3.3)).exp();
-        Tensor eh = (area * ratio).sqrt().round().clamp(1, h);
-        Tensor ew = (area / ratio).sqrt().round().clamp(1, w);
-        Tensor top = (random.Uniform(b) * (h - eh + 1)).floor();
-        Tensor left = (random.Uniform(b) * (w - ew + 1)).floor();
-        Tensor apply = random.Uniform(b) < p;
+        Tensor eh = HeldScalars.Clamp((area * ratio).sqrt().round(), 1, h);
+        Tensor ew = HeldScalars.Clamp((area / ratio).sqrt().round(), 1, w);
+        Tensor top = (random.Uniform(b) * HeldScalars.Affine(eh, -1, h + 1)).floor();     // u · (h − eh + 1)
+        Tensor left = (random.Uniform(b) * HeldScalars.Affine(ew, -1, w + 1)).floor();
+        Tensor apply = HeldScalars.Less(random.Uniform(b), p);
         Tensor ys = arange(h, dtype: float32).view(1, h, 1);
         Tensor xs = arange(w, dtype: float32).view(1, 1, w);
-        Tensor inside = (ys >= top.view(-1, 1, 1)) & (ys < (top + eh).view(-1, 1, 1))
-            & (xs >= left.view(-1, 1, 1)) & (xs < (left + ew).view(-1, 1, 1)) & apply.view(-1, 1, 1);
-        return images.masked_fill(inside.unsqueeze(1), value);
+        Tensor bottom = Residual.Add(top, eh).view(-1, 1, 1), right = Residual.Add(left, ew).view(-1, 1, 1);
+        Tensor inside = (ys >= top.view(-1, 1, 1)) & (ys < bottom) & (xs >= left.view(-1, 1, 1)) & (xs < right) & apply.view(-1, 1, 1);
+        return HeldScalars.MaskedFill(images, inside.unsqueeze(1), value);
     }
 }
 
@@ -137,11 +141,16 @@ public sealed class Normalize(double[] mean, double[] std) : IBatchTransform
 /// <summary>Colour operations with per-image factors <c>[B]</c>, shared by <see cref="ColorJitter"/> and <see cref="TrivialAugmentWide"/>.</summary>
 internal static class ColorOps
 {
-    public static Tensor Grey(Tensor x) =>
-        x.shape[1] == 3 ? (0.299 * x[.., 0..1] + 0.587 * x[.., 1..2] + 0.114 * x[.., 2..3]) : x;
+    public static Tensor Grey(Tensor x)
+    {
+        if (x.shape[1] != 3) return x;
+        using Tensor weights = tensor(new[] { 0.299f, 0.587f, 0.114f }).view(1, 3, 1, 1);   // ITU-R 601 luma, as PIL's "L"
+        return (x * weights).sum([1], keepdim: true);
+    }
 
+    // other + factor · (x − other), clamped to [0, 1].
     private static Tensor Blend(Tensor x, Tensor other, Tensor factor) =>
-        (other + factor.view(-1, 1, 1, 1) * (x - other)).clamp(0, 1);
+        Residual.Add(other, factor.view(-1, 1, 1, 1) * (x - other)).clamp(HeldScalars.Zero, HeldScalars.One);
 
     public static Tensor Brightness(Tensor x, Tensor factor) => Blend(x, zeros_like(x), factor);
 
@@ -152,40 +161,41 @@ internal static class ColorOps
     public static Tensor Sharpness(Tensor x, Tensor factor)
     {
         long c = x.shape[1];
-        using Tensor kernel = tensor(new float[] { 1, 1, 1, 1, 5, 1, 1, 1, 1 }).view(1, 1, 3, 3).div(13f).expand(c, 1, 3, 3).contiguous();
+        using Tensor kernel = tensor(new float[] { 1, 1, 1, 1, 5, 1, 1, 1, 1 }.Select(v => v / 13f).ToArray()).view(1, 1, 3, 3).expand(c, 1, 3, 3).contiguous();
         Tensor smooth = F.conv2d(F.pad(x, [1, 1, 1, 1], TorchSharp.PaddingModes.Replicate), kernel, groups: c);
         return Blend(x, smooth, factor);
     }
 
-    public static Tensor Posterize(Tensor x, Tensor bits)
+    /// <summary>Keeps <c>8 − log2(step)</c> bits per level; <paramref name="levelStep"/> is the per-image power of two 2^(8 − bits).</summary>
+    public static Tensor Posterize(Tensor x, Tensor levelStep)
     {
-        Tensor step = pow(2.0, 8 - bits).view(-1, 1, 1, 1);
-        return ((x * 255).floor() / step).floor() * step / 255;
+        Tensor step = levelStep.view(-1, 1, 1, 1);
+        return (x.mul(HeldScalars.ByteMax).floor() / step).floor().mul_(step).div_(HeldScalars.ByteMax);
     }
 
-    public static Tensor Solarize(Tensor x, Tensor threshold) => where(x >= threshold.view(-1, 1, 1, 1), 1 - x, x);
+    public static Tensor Solarize(Tensor x, Tensor threshold) => where(x.ge(threshold.view(-1, 1, 1, 1)), HeldScalars.Affine(x, -1, 1), x);
 
     public static Tensor AutoContrast(Tensor x)
     {
         Tensor low = x.amin([2, 3], keepdim: true);
         Tensor high = x.amax([2, 3], keepdim: true);
         Tensor range = high - low;
-        return where(range > 0, (x - low) / range.clamp_min(1e-8), x).clamp(0, 1);
+        return where(range.gt(HeldScalars.Zero), (x - low) / HeldScalars.ClampMin(range, 1e-8), x).clamp(HeldScalars.Zero, HeldScalars.One);
     }
 
     /// <summary>Histogram equalisation per image and channel on 256 levels (PIL's algorithm), batched with scatter/gather.</summary>
     public static Tensor Equalize(Tensor x)
     {
         long b = x.shape[0], c = x.shape[1];
-        Tensor levels = (x * 255).round().clamp(0, 255).to_type(int64).view(b * c, -1);
+        Tensor levels = x.mul(HeldScalars.ByteMax).round().clamp(HeldScalars.Zero, HeldScalars.ByteMax).to_type(int64).view(b * c, -1);
         Tensor hist = zeros(b * c, 256).scatter_add_(1, levels, ones(levels.shape));
-        Tensor lastLevel = ((hist > 0).to_type(int64) * arange(256).unsqueeze(0)).amax([1], keepdim: true);
+        Tensor lastLevel = (hist.gt(HeldScalars.Zero).to_type(int64) * arange(256).unsqueeze(0)).amax([1], keepdim: true);
         Tensor lastCount = hist.gather(1, lastLevel);
-        Tensor step = ((hist.sum([1], keepdim: true) - lastCount) / 255).floor();
-        Tensor lut = ((hist.cumsum(1) + (step / 2).floor()) / step.clamp_min(1)).floor();
-        lut = cat([zeros(b * c, 1), lut[.., ..255]], 1).clamp(0, 255);
-        Tensor mapped = lut.gather(1, levels) / 255;
-        Tensor result = where(step > 0, mapped, levels.to_type(float32) / 255);
+        Tensor step = (hist.sum([1], keepdim: true) - lastCount).div_(HeldScalars.ByteMax).floor();
+        Tensor lut = (Residual.Add(hist.cumsum(1), HeldScalars.Affine(step, 0.5).floor()) / step.clamp_min(HeldScalars.One)).floor();
+        lut = cat([zeros(b * c, 1), lut[.., ..255]], 1).clamp(HeldScalars.Zero, HeldScalars.ByteMax);
+        Tensor mapped = lut.gather(1, levels).div_(HeldScalars.ByteMax);
+        Tensor result = where(step.gt(HeldScalars.Zero), mapped, levels.to_type(float32).div_(HeldScalars.ByteMax));
         return result.view(x.shape);
     }
 }

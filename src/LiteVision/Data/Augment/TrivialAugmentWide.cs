@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -98,16 +99,16 @@ public sealed class TrivialAugmentWide : IBatchTransform
             long[] members = Enumerable.Range(0, (int)b).Where(i => ops[i] == op).Select(i => (long)i).ToArray();
             Tensor index = tensor(members);
             Tensor subset = x.index_select(0, index);
-            Tensor m = tensor(members.Select(i => (float)magnitude[(int)i]).ToArray());
-            Tensor s = tensor(members.Select(i => (float)sign[(int)i]).ToArray());
+            // Per-image parameters computed here in C#: no tensor arithmetic with temporary scalars.
+            Tensor Values(Func<int, double> of) => tensor(members.Select(i => (float)of((int)i)).ToArray());
             Tensor changed = op switch
             {
-                Op.Brightness => ColorOps.Brightness(subset, 1 + 0.99 * m * s),
-                Op.Color => ColorOps.Saturation(subset, 1 + 0.99 * m * s),
-                Op.Contrast => ColorOps.Contrast(subset, 1 + 0.99 * m * s),
-                Op.Sharpness => ColorOps.Sharpness(subset, 1 + 0.99 * m * s),
-                Op.Posterize => ColorOps.Posterize(subset, (8 - (m * (Bins - 1) / ((Bins - 1) / 6.0)).round()).clamp(1, 8)),
-                Op.Solarize => ColorOps.Solarize(subset, 1 - m),
+                Op.Brightness => ColorOps.Brightness(subset, Values(i => 1 + 0.99 * magnitude[i] * sign[i])),
+                Op.Color => ColorOps.Saturation(subset, Values(i => 1 + 0.99 * magnitude[i] * sign[i])),
+                Op.Contrast => ColorOps.Contrast(subset, Values(i => 1 + 0.99 * magnitude[i] * sign[i])),
+                Op.Sharpness => ColorOps.Sharpness(subset, Values(i => 1 + 0.99 * magnitude[i] * sign[i])),
+                Op.Posterize => ColorOps.Posterize(subset, Values(i => Math.Pow(2, 8 - Math.Clamp(8 - Math.Round(magnitude[i] * 6, MidpointRounding.ToEven), 1, 8)))),
+                Op.Solarize => ColorOps.Solarize(subset, Values(i => 1 - magnitude[i])),
                 Op.AutoContrast => ColorOps.AutoContrast(subset),
                 Op.Equalize => ColorOps.Equalize(subset),
                 _ => subset,
@@ -151,8 +152,16 @@ public sealed class MixupCutmix(double mixupAlpha, double cutmixAlpha, double pr
         }
         else
         {
-            mixed = images * lambda + partner * (1 - lambda);
+            mixed = Mix(images, partner, lambda);
         }
-        return (mixed, targets * lambda + targets.flip(0) * (1 - lambda));
+        return (mixed, Mix(targets, targets.flip(0), lambda));
+    }
+
+    // λ·a + (1 − λ)·b, with held scalars (an implicit TorchSharp Scalar temporary can be freed mid-call).
+    private static Tensor Mix(Tensor a, Tensor b, double lambda)
+    {
+        using Scalar weight = lambda.ToScalar();
+        using Scalar partnerWeight = (1 - lambda).ToScalar();
+        return a.mul(weight).add_(b, partnerWeight);
     }
 }
