@@ -33,38 +33,13 @@ internal static class HeldScalars
         return x.clamp(low, high);
     }
 
-    /// <summary>A new tensor <paramref name="x"/> clamped to at least <paramref name="min"/>.</summary>
-    public static Tensor ClampMin(Tensor x, double min)
+    /// <summary>
+    /// <paramref name="operation"/> given <paramref name="value"/> as a <see cref="Scalar"/> that stays referenced until it
+    /// returns (then disposed): <c>With(p, s =&gt; u.lt(s))</c> instead of <c>u &lt; p</c>.
+    /// </summary>
+    public static Tensor With(double value, Func<Scalar, Tensor> operation)
     {
-        using Scalar low = min.ToScalar();
-        return x.clamp_min(low);
-    }
-
-    /// <summary>A new tensor <paramref name="x"/> clamped to at most <paramref name="max"/>.</summary>
-    public static Tensor ClampMax(Tensor x, double max)
-    {
-        using Scalar high = max.ToScalar();
-        return x.clamp_max(high);
-    }
-
-    /// <summary>Where <paramref name="x"/> &lt; <paramref name="value"/> (a bool tensor).</summary>
-    public static Tensor Less(Tensor x, double value)
-    {
-        using Scalar v = value.ToScalar();
-        return x.lt(v);
-    }
-
-    /// <summary>Where <paramref name="x"/> ≥ <paramref name="value"/> (a bool tensor).</summary>
-    public static Tensor GreaterOrEqual(Tensor x, double value)
-    {
-        using Scalar v = value.ToScalar();
-        return x.ge(v);
-    }
-
-    /// <summary>A copy of <paramref name="x"/> with <paramref name="value"/> where <paramref name="mask"/> is true.</summary>
-    public static Tensor MaskedFill(Tensor x, Tensor mask, double value)
-    {
-        using Scalar v = value.ToScalar();
-        return x.masked_fill(mask, v);
+        using Scalar scalar = value.ToScalar();
+        return operation(scalar);
     }
 }

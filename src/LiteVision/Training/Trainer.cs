@@ -4,7 +4,6 @@ using System.Text;
 using System.Text.Json;
 using LiteVision.Data;
 using LiteVision.Weights;
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LiteVision.Training;
@@ -186,10 +185,7 @@ public sealed class Trainer : IDisposable
     public static Tensor SoftCrossEntropy(Tensor logits, Tensor targets, double smoothing)
     {
         long k = logits.shape[1];
-        if (smoothing <= 0) return -(targets * nn.functional.log_softmax(logits, 1)).sum(1).mean();
-        // Explicit scalars, disposed after the calls: implicit ones are temporaries the GC may free mid-call.
-        using Scalar keep = (1 - smoothing).ToScalar(), spread = (smoothing / k).ToScalar();
-        Tensor soft = targets.mul(keep).add_(spread, Layers.HeldScalars.One);
+        Tensor soft = smoothing > 0 ? Layers.HeldScalars.Affine(targets, 1 - smoothing, smoothing / k) : targets;
         return -(soft * nn.functional.log_softmax(logits, 1)).sum(1).mean();
     }
 

@@ -55,8 +55,8 @@ public sealed class RandomResizedCrop(int size, double minScale = 0.08, double m
         Tensor area = random.Uniform(b, minScale, maxScale);
         Tensor logRatio = random.Uniform(b, Math.Log(minRatio), Math.Log(maxRatio));
         Tensor ratio = logRatio.exp();
-        Tensor w = HeldScalars.ClampMax((area * ratio).sqrt(), 1.0);   // fraction of the width
-        Tensor h = HeldScalars.ClampMax((area / ratio).sqrt(), 1.0);
+        Tensor w = (area * ratio).sqrt().clamp_max(HeldScalars.One);   // fraction of the width
+        Tensor h = (area / ratio).sqrt().clamp_max(HeldScalars.One);
         // Centre in [-1, 1] coordinates, the crop inside the image: (2u − 1) · (1 − size).
         Tensor cx = HeldScalars.Affine(random.Uniform(b), 2, -1) * HeldScalars.Affine(w, -1, 1);
         Tensor cy = HeldScalars.Affine(random.Uniform(b), 2, -1) * HeldScalars.Affine(h, -1, 1);
@@ -111,12 +111,12 @@ public sealed class RandomErasing(double p = 0.25, double value = 0) : IBatchTra
         Tensor ew = HeldScalars.Clamp((area / ratio).sqrt().round(), 1, w);
         Tensor top = (random.Uniform(b) * HeldScalars.Affine(eh, -1, h + 1)).floor();     // u · (h − eh + 1)
         Tensor left = (random.Uniform(b) * HeldScalars.Affine(ew, -1, w + 1)).floor();
-        Tensor apply = HeldScalars.Less(random.Uniform(b), p);
+        Tensor apply = HeldScalars.With(p, probability => random.Uniform(b).lt(probability));
         Tensor ys = arange(h, dtype: float32).view(1, h, 1);
         Tensor xs = arange(w, dtype: float32).view(1, 1, w);
         Tensor bottom = Residual.Add(top, eh).view(-1, 1, 1), right = Residual.Add(left, ew).view(-1, 1, 1);
         Tensor inside = (ys >= top.view(-1, 1, 1)) & (ys < bottom) & (xs >= left.view(-1, 1, 1)) & (xs < right) & apply.view(-1, 1, 1);
-        return HeldScalars.MaskedFill(images, inside.unsqueeze(1), value);
+        return HeldScalars.With(value, fill => images.masked_fill(inside.unsqueeze(1), fill));
     }
 }
 
@@ -180,7 +180,7 @@ internal static class ColorOps
         Tensor low = x.amin([2, 3], keepdim: true);
         Tensor high = x.amax([2, 3], keepdim: true);
         Tensor range = high - low;
-        return where(range.gt(HeldScalars.Zero), (x - low) / HeldScalars.ClampMin(range, 1e-8), x).clamp(HeldScalars.Zero, HeldScalars.One);
+        return where(range.gt(HeldScalars.Zero), (x - low) / HeldScalars.With(1e-8, tiny => range.clamp_min(tiny)), x).clamp(HeldScalars.Zero, HeldScalars.One);
     }
 
     /// <summary>Histogram equalisation per image and channel on 256 levels (PIL's algorithm), batched with scatter/gather.</summary>

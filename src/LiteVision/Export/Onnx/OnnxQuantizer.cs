@@ -97,7 +97,6 @@ public static class OnnxQuantizer
         result.Outputs.AddRange(graph.Outputs);
         var rename = new Dictionary<string, string>(StringComparer.Ordinal);
         var activationScale = new Dictionary<string, float>(StringComparer.Ordinal);
-        var usedInitializers = new HashSet<string>(StringComparer.Ordinal);
 
         void QuantizeActivation(string value)
         {
@@ -109,9 +108,7 @@ public static class OnnxQuantizer
             }
             else
             {
-                (float min, float max) = ranges[value];
-                float scale = Math.Max(max - min, 1e-8f) / 255f;
-                byte zeroPoint = (byte)Math.Clamp(Math.Round(-min / scale), 0, 255);
+                (float scale, byte zeroPoint) = UInt8Parameters(ranges[value].Min, ranges[value].Max);
                 activationScale[value] = scale;
                 s = Add(result, OnnxTensor.FromFloats($"{value}_scale", [], [scale]));
                 z = Add(result, OnnxTensor.FromUInt8s($"{value}_zero_point", [], [zeroPoint]));
@@ -284,13 +281,18 @@ public static class OnnxQuantizer
         return null;
     }
 
+    /// <summary>Asymmetric uint8 quantization of the range [<paramref name="min"/>, <paramref name="max"/>] (which contains 0).</summary>
+    private static (float Scale, byte ZeroPoint) UInt8Parameters(float min, float max)
+    {
+        float scale = Math.Max(max - min, 1e-8f) / 255f;
+        return (scale, (byte)Math.Clamp(Math.Round(-min / scale), 0, 255));
+    }
+
     /// <summary>A float constant operand as uint8 (per tensor, range including 0) behind a DequantizeLinear.</summary>
     private static string QuantizeConstant(OnnxGraph graph, OnnxNode node, OnnxTensor constant)
     {
         float[] values = constant.ToFloats();
-        float min = Math.Min(0, values.Min()), max = Math.Max(0, values.Max());
-        float scale = Math.Max(max - min, 1e-8f) / 255f;
-        byte zeroPoint = (byte)Math.Clamp(Math.Round(-min / scale), 0, 255);
+        (float scale, byte zeroPoint) = UInt8Parameters(Math.Min(0, values.Min()), Math.Max(0, values.Max()));
         byte[] q = values.Select(v => (byte)Math.Clamp(Math.Round(v / scale) + zeroPoint, 0, 255)).ToArray();
         string prefix = $"{node.Name}/{constant.Name}";
         string quantized = Add(graph, OnnxTensor.FromUInt8s($"{prefix}_quantized", constant.Dims, q));
