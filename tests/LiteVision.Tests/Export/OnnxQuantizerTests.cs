@@ -2,6 +2,7 @@ using LiteVision.Export.Onnx;
 using LiteVision.Inference;
 using LiteVision.Models;
 using LiteVision.Tests.Support;
+using Microsoft.ML.OnnxRuntime;
 
 namespace LiteVision.Tests.Export;
 
@@ -88,6 +89,53 @@ public sealed class OnnxQuantizerTests
         Assert.True(ops.Keys.All(allowed.Contains), "float operators left: " + string.Join(", ", ops.Keys.Except(allowed)));
         Assert.Equal(1, ops["QuantizeLinear"]);                                                   // the image, once
         Assert.Equal(fp32.Graph.Nodes.Count(n => n.OpType == "Conv"), ops["com.microsoft:QLinearConv"]);
+    }
+
+    [Theory]
+    [InlineData(7, 63)]
+    [InlineData(8, 127)]
+    public void Int8_WeightBits_BoundEveryWeight(int bits, int levels)
+    {
+        using ImageClassifier model = OnnxTestModels.Random("mobilenet_v2", measuredStatistics: true);
+        OnnxModel fp32 = OnnxExporter.Export(model, new OnnxExportOptions { Input = InputSpec.ImageNet(Size) });
+        OnnxModel int8 = bits == OnnxQuantizer.DefaultWeightBits
+            ? OnnxQuantizer.Quantize(fp32, OnnxQuantizer.GeneratedCalibration(Size, batches: 1, batch: 2))
+            : OnnxQuantizer.Quantize(fp32, OnnxQuantizer.GeneratedCalibration(Size, batches: 1, batch: 2), bits);
+
+        OnnxTensor[] weights = int8.Graph.Initializers.Where(t => t.Name.EndsWith(".weight_quantized", StringComparison.Ordinal)).ToArray();
+        Assert.NotEmpty(weights);
+        foreach (OnnxTensor weight in weights)
+        {
+            sbyte[] values = weight.RawData.Select(b => unchecked((sbyte)b)).ToArray();
+            Assert.Equal(levels, values.Max(v => Math.Abs((int)v)));              // each channel's largest weight maps to ±levels
+        }
+        Assert.Equal(bits.ToString(System.Globalization.CultureInfo.InvariantCulture), int8.Metadata[OnnxMetadataKeys.WeightBits]);
+        Assert.Contains($"{bits}-bit", OnnxQuantizer.Describe(int8), StringComparison.Ordinal);
+        Assert.Throws<ArgumentOutOfRangeException>(() => OnnxQuantizer.Quantize(fp32, OnnxQuantizer.GeneratedCalibration(Size, 1, 2), 9));
+    }
+
+    [Theory]
+    [InlineData("mobilenet_v2")]
+    [InlineData("resnet18")]
+    public void Int8_DefaultWeights_SameLogitsOnFastAndPreciseKernels(string name)
+    {
+        // session.x64quantprecision makes ONNX Runtime use exact uint8×uint8 kernels where its uint8×int8 ones saturate
+        // (x86 without VNNI). With 7-bit weights the fast kernels cannot saturate, so both give the same logits on any CPU.
+        using ImageClassifier model = OnnxTestModels.Random(name, measuredStatistics: true);
+        OnnxModel fp32 = OnnxExporter.Export(model, new OnnxExportOptions { Input = InputSpec.ImageNet(Size) });
+        byte[] int8 = OnnxQuantizer.Quantize(fp32, OnnxQuantizer.GeneratedCalibration(Size, batches: 2, batch: 2)).ToByteArray();
+        float[] images = OnnxTestModels.Images(4, Size);
+        float[] Run(bool precise)
+        {
+            using var options = new SessionOptions { IntraOpNumThreads = 1 };
+            if (precise) options.AddSessionConfigEntry("session.x64quantprecision", "1");
+            using var session = new InferenceSession(int8, options);
+            using var runOptions = new RunOptions();
+            using OrtValue input = OrtValue.CreateTensorValueFromMemory(images, [4, 3, Size, Size]);
+            using IDisposableReadOnlyCollection<OrtValue> outputs = session.Run(runOptions, ["input"], [input], ["logits"]);
+            return outputs[0].GetTensorDataAsSpan<float>().ToArray();
+        }
+        Assert.Equal(Run(precise: true), Run(precise: false));
     }
 
     [Fact]

@@ -63,6 +63,8 @@ public static class OnnxMetadataKeys
     public const string Macs = "litevision.macs";
     /// <summary>"int8-qdq" for a quantized graph.</summary>
     public const string Quantization = "litevision.quantization";
+    /// <summary>Bits of the quantized weights of an INT8 graph (7 or 8; see <see cref="OnnxQuantizer.DefaultWeightBits"/>).</summary>
+    public const string WeightBits = "litevision.weight_bits";
 }
 
 /// <summary>

@@ -8,8 +8,8 @@ namespace LiteVision.Export.Onnx;
 /// Static post-training INT8 quantization in the QDQ format that ONNX Runtime fuses into integer kernels
 /// (QLinearConv, QGemm, QLinearAdd…; VNNI on CPUs that have it):
 /// <list type="bullet">
-/// <item>weights of Conv and Gemm: int8, symmetric, per output channel (axis 0); biases int32 with scale
-/// <c>s_x·s_w[c]</c>;</item>
+/// <item>weights of Conv and Gemm: int8 holding 7-bit values by default (<see cref="DefaultWeightBits"/>), symmetric,
+/// per output channel (axis 0); biases int32 with scale <c>s_x·s_w[c]</c>;</item>
 /// <item>activations: uint8, asymmetric, per tensor, with ranges (min/max) calibrated by running the float graph on
 /// calibration images. Quantized are the inputs of every Conv/Gemm and their outputs — after a following ReLU/Clip,
 /// which ONNX Runtime then drops into the quantization range.</item>
@@ -22,6 +22,14 @@ namespace LiteVision.Export.Onnx;
 /// </summary>
 public static class OnnxQuantizer
 {
+    /// <summary>
+    /// Weights are quantized to 7 bits (|q| ≤ 63) unless asked otherwise. ONNX Runtime's uint8×int8 kernels on x86 CPUs
+    /// without VNNI (AVX2, AVX-512 without VNNI) add each pair of products into an int16 with saturation: 8-bit weights
+    /// overflow it (2·255·127 > 32767) and the results go wrong without an error, while 7-bit ones cannot
+    /// (2·255·63 = 32130). 8 bits are exact only on CPUs with VNNI.
+    /// </summary>
+    public const int DefaultWeightBits = 7;
+
     private static readonly HashSet<string> WeightOps = ["Conv", "Gemm"];
 
     /// <summary>
@@ -41,10 +49,16 @@ public static class OnnxQuantizer
     /// <summary>Quantizes <paramref name="model"/> (an export of <see cref="OnnxExporter"/>) with calibration batches.</summary>
     /// <param name="model">The float model; not modified.</param>
     /// <param name="calibration">Batches of normalised images <c>[N, C, S, S]</c> (S: the model's input size), with their N.</param>
+    /// <param name="weightBits">Bits of the quantized weights, 2–8: 7 (the default) is exact on every x86 CPU, 8 only on
+    /// CPUs with VNNI (see <see cref="DefaultWeightBits"/>).</param>
     /// <exception cref="ArgumentException">No calibration data, or a batch of the wrong size.</exception>
-    public static OnnxModel Quantize(OnnxModel model, IEnumerable<(float[] Images, int Batch)> calibration)
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="weightBits"/> outside 2–8.</exception>
+    public static OnnxModel Quantize(OnnxModel model, IEnumerable<(float[] Images, int Batch)> calibration, int weightBits = DefaultWeightBits)
     {
         ArgumentNullException.ThrowIfNull(model);
+        ArgumentOutOfRangeException.ThrowIfLessThan(weightBits, 2);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(weightBits, 8);
+        int weightLevels = (1 << (weightBits - 1)) - 1;
         model = WithIntegerFriendlyActivations(model);
         OnnxGraph graph = model.Graph;
         string input = graph.Inputs[0].Name;
@@ -143,7 +157,7 @@ public static class OnnxQuantizer
                 bool transposed = node.OpType == "Gemm" && node.Attributes.Any(a => a.Name == "transB" && a.I == 1);
                 if (node.OpType == "Gemm" && !transposed) throw new ArgumentException($"Gemm '{node.Name}' without transB=1 is not supported.");
                 OnnxTensor weight = initializers[node.Inputs[1]];
-                (string w, float[] weightScales) = QuantizeWeight(result, node, weight);
+                (string w, float[] weightScales) = QuantizeWeight(result, node, weight, weightLevels);
                 inputs[1] = w;
                 if (node.Inputs.Count > 2 && node.Inputs[2].Length > 0)
                     inputs[2] = QuantizeBias(result, node, initializers[node.Inputs[2]], inputScale, weightScales);
@@ -161,6 +175,7 @@ public static class OnnxQuantizer
         var quantizedModel = new OnnxModel(result, model.Opset) { IrVersion = model.IrVersion, ProducerName = model.ProducerName, ProducerVersion = model.ProducerVersion };
         foreach ((string key, string value) in model.Metadata) quantizedModel.Metadata[key] = value;
         quantizedModel.Metadata[OnnxMetadataKeys.Quantization] = "int8-qdq";
+        quantizedModel.Metadata[OnnxMetadataKeys.WeightBits] = weightBits.ToString(CultureInfo.InvariantCulture);
         return quantizedModel;
     }
 
@@ -189,7 +204,8 @@ public static class OnnxQuantizer
             && low.ToFloats() is [0f];
     }
 
-    private static (string Name, float[] Scales) QuantizeWeight(OnnxGraph graph, OnnxNode node, OnnxTensor weight)
+    /// <summary>Symmetric per-output-channel quantization to integers in [-levels, levels].</summary>
+    private static (string Name, float[] Scales) QuantizeWeight(OnnxGraph graph, OnnxNode node, OnnxTensor weight, int levels)
     {
         float[] values = weight.ToFloats();
         int channels = (int)weight.Dims[0];
@@ -201,9 +217,9 @@ public static class OnnxQuantizer
             ReadOnlySpan<float> row = values.AsSpan(c * perChannel, perChannel);
             float maxAbs = 0;
             foreach (float v in row) maxAbs = Math.Max(maxAbs, Math.Abs(v));
-            float scale = maxAbs > 0 ? maxAbs / 127f : 1f;
+            float scale = maxAbs > 0 ? maxAbs / levels : 1f;
             scales[c] = scale;
-            for (int i = 0; i < perChannel; i++) q[c * perChannel + i] = (sbyte)Math.Clamp(Math.Round(row[i] / scale), -127, 127);
+            for (int i = 0; i < perChannel; i++) q[c * perChannel + i] = (sbyte)Math.Clamp(Math.Round(row[i] / scale), -levels, levels);
         }
         string quantized = Add(graph, OnnxTensor.FromInt8s($"{weight.Name}_quantized", weight.Dims, q));
         string s = Add(graph, OnnxTensor.FromFloats($"{weight.Name}_scale", [channels], scales));
@@ -416,8 +432,12 @@ public static class OnnxQuantizer
         return tensor.Name;
     }
 
-    /// <summary>Describes the quantization of a model for messages: counts of quantized weights and activations.</summary>
-    public static string Describe(OnnxModel model) => string.Create(CultureInfo.InvariantCulture,
-        $"{model.Graph.Nodes.Count(n => n.OpType == "QuantizeLinear")} quantized activations, " +
-        $"{model.Graph.Initializers.Count(t => t.DataType == OnnxDataType.Int8 && t.Name.EndsWith("_quantized", StringComparison.Ordinal))} int8 weight tensors");
+    /// <summary>Describes the quantization of a model for messages: counts of quantized weights and activations, weight bits.</summary>
+    public static string Describe(OnnxModel model)
+    {
+        int activations = model.Graph.Nodes.Count(n => n.OpType == "QuantizeLinear");
+        int weights = model.Graph.Initializers.Count(t => t.DataType == OnnxDataType.Int8 && t.Name.EndsWith("_quantized", StringComparison.Ordinal));
+        string bits = model.Metadata.TryGetValue(OnnxMetadataKeys.WeightBits, out string? value) ? $" of {value}-bit values" : "";
+        return string.Create(CultureInfo.InvariantCulture, $"{activations} quantized activations, {weights} int8 weight tensors{bits}");
+    }
 }
