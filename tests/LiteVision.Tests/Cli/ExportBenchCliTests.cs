@@ -53,6 +53,8 @@ public sealed class ExportBenchCliTests
     [InlineData("export", "mobilenet_v2", "--labels", "/nonexistent/labels.txt")]
     [InlineData("export", "mobilenet_v2", "--input-size", "4")]
     [InlineData("export", "no_such_model")]
+    [InlineData("export", "mobilenet_v2", "--weight-bits", "7")]
+    [InlineData("export", "mobilenet_v2", "--int8", "--calibration", "bundled", "--weight-bits", "6")]
     [InlineData("bench", "mobilenet_v2", "--batch", "0")]
     [InlineData("bench", "mobilenet_v2", "--batch", "1,x")]
     [InlineData("bench", "mobilenet_v2", "--backend", "tensorrt")]
@@ -95,9 +97,11 @@ public sealed class ExportBenchCliTests
         Assert.True(code == 0, error);
         Assert.Contains("INT8", output);
         Assert.Contains("calibrated on 6 images", output);
+        Assert.Contains("7-bit", output);
         OnnxChecker.Check(path);
         using var engine = new OnnxEngine(path);
         Assert.Equal("int8-qdq", engine.Metadata[LiteVision.Export.Onnx.OnnxMetadataKeys.Quantization]);
+        Assert.Equal("7", engine.Metadata[LiteVision.Export.Onnx.OnnxMetadataKeys.WeightBits]);
         Assert.Equal(10, engine.Run(OnnxTestModels.Images(1, 32), 1, 32).Length);
 
         // Wrong size of calibration images, and --int8 without calibration: usage errors.
