@@ -31,6 +31,7 @@ public sealed class ShuffleUnit : nn.Module<Tensor, Tensor>
         if (stride == 1 && inChannels != outChannels)
             throw new ArgumentException($"A stride-1 unit keeps its width: input {inChannels} must equal output {outChannels}.", nameof(inChannels));
         Stride = stride;
+        OutChannels = outChannels;
         if (stride > 1)
         {
             _branch1 = nn.Sequential(
@@ -52,6 +53,9 @@ public sealed class ShuffleUnit : nn.Module<Tensor, Tensor>
 
     /// <summary>1 for the basic unit, 2 for the down-sampling unit.</summary>
     public int Stride { get; }
+
+    /// <summary>Output channels (both branches together).</summary>
+    public long OutChannels { get; }
 
     /// <inheritdoc />
     public override Tensor forward(Tensor input)

@@ -107,6 +107,39 @@ public sealed class OnnxExportTests
     }
 
     [Fact]
+    public void ShuffleNet_ShufflesByConcatenatingAlongTheHeight_AtAnyBatch()
+    {
+        // Each unit: one Concat (along the height) and one Reshape do concat + channel shuffle; no Transpose or Unsqueeze.
+        using ImageClassifier model = OnnxTestModels.Random("shufflenet_v2_x0_5");
+        OnnxModel onnx = OnnxExporter.Export(model, new OnnxExportOptions { Input = InputSpec.ImageNet(Size) });
+        int units = 16;
+        Assert.Equal(units, onnx.Graph.Nodes.Count(n => n.OpType == "Concat" && n.Attributes.Single(a => a.Name == "axis").I == 2));
+        Assert.Equal(units, onnx.Graph.Nodes.Count(n => n.OpType == "Reshape"));
+        Assert.DoesNotContain(onnx.Graph.Nodes, n => n.OpType is "Transpose" or "Unsqueeze" or "Shape");
+        Assert.Equal(units - 3, onnx.Graph.Nodes.Count(n => n.OpType == "Split"));      // stride-1 units only
+        using var onnxEngine = new OnnxEngine(onnx.ToByteArray());
+        using var torchEngine = new TorchEngine(model, ownsModel: false);
+        foreach (int batch in new[] { 1, 3 })
+        {
+            float[] images = OnnxTestModels.Images(batch, Size, seed: batch);
+            OnnxTestModels.AssertClose(torchEngine.Run(images, batch, Size), onnxEngine.Run(images, batch, Size), 1e-4);
+        }
+    }
+
+    [Fact]
+    public void ChannelShuffle_WithThreeGroups_MatchesLibtorch()
+    {
+        var features = nn.Sequential(new LiteVision.Layers.ConvNormAct(3, 12, stride: 2, norm: LiteVision.Layers.BatchNormSettings.PyTorch),
+            new LiteVision.Layers.ChannelShuffle(3), new LiteVision.Layers.ConvNormAct(12, 6, kernelSize: 1, norm: LiteVision.Layers.BatchNormSettings.PyTorch));
+        using var model = new FeaturesClassifier("shuffle3", features, nn.Sequential(nn.Linear(6, 4)));
+        model.eval();
+        using var onnxEngine = new OnnxEngine(OnnxExporter.Export(model, new OnnxExportOptions { Input = InputSpec.ImageNet(32) }).ToByteArray());
+        using var torchEngine = new TorchEngine(model, ownsModel: false);
+        float[] images = OnnxTestModels.Images(2, 32);
+        OnnxTestModels.AssertClose(torchEngine.Run(images, 2, 32), onnxEngine.Run(images, 2, 32), 1e-5);
+    }
+
+    [Fact]
     public void Metadata_CarriesNameSizeNormalisationAndLabels()
     {
         using ImageClassifier model = OnnxTestModels.Random("mobilenet_v3_small", new ModelOptions { NumClasses = 3 });

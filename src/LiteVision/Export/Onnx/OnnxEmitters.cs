@@ -109,28 +109,29 @@ public static partial class OnnxEmitters
         });
         Register<Layers.ChannelShuffle>((c, m, path, x) =>
         {
-            // Split into the groups, stack them behind the channels ([N, C/g, g, H, W]) and fold back: channel i·g + j
-            // is channel i of group j, as view → transpose → view does.
-            string shape = c.Graph.Node("Shape", path, [x]);
-            string axis2 = c.Graph.Int64s(OnnxExportContext.Child(path, "axes"), 2);
+            // Channel i·g + j is channel i of group j (view → transpose → view). Concatenating the groups along the height
+            // ([N, C/g, g·H, W]) puts channel i of every group next to each other in memory, so folding back to x's shape
+            // is the shuffle.
             string[] groups = c.Graph.Node("Split", path, [x], m.Groups, OnnxAttribute.Int("axis", 1));
-            string[] stacked = groups.Select(g => c.Graph.Node("Unsqueeze", path, [g, axis2])).ToArray();
-            return c.Graph.Node("Reshape", path, [c.Graph.Node("Concat", path, stacked, OnnxAttribute.Int("axis", 2)), shape]);
+            return c.Graph.Node("Reshape", path, [c.Graph.Node("Concat", path, groups, OnnxAttribute.Int("axis", 2)), c.Graph.Node("Shape", path, [x])]);
         });
         Register<ShuffleUnit>((c, m, path, x) =>
         {
             var children = m.named_children().ToDictionary(kv => kv.name, kv => kv.module);
             string Branch(string name, string input) => c.Emit(children[name], OnnxExportContext.Child(path, name), input);
+            string first, second;
             if (children.ContainsKey("branch1"))
-                return Branch("shuffle", c.Graph.Node("Concat", path, [Branch("branch1", x), Branch("branch2", x)], OnnxAttribute.Int("axis", 1)));
-            if (c.Graph.Node("Split", path, [x], 2, OnnxAttribute.Int("axis", 1)) is not [var kept, var transformed])
+                (first, second) = (Branch("branch1", x), Branch("branch2", x));
+            else if (c.Graph.Node("Split", path, [x], 2, OnnxAttribute.Int("axis", 1)) is [var kept, var transformed])
+                (first, second) = (kept, Branch("branch2", transformed));
+            else
                 throw new InvalidOperationException("Split must give two halves.");
-            // shuffle(concat(a, b)) with two groups interleaves a and b: stack them behind the channels ([N, C/2, 2, H, W])
-            // and fold back to the input's shape — the concatenation and the shuffle's own split are never materialised.
-            string axis2 = c.Graph.Int64s(OnnxExportContext.Child(path, "axes"), 2);
-            string[] stacked = [c.Graph.Node("Unsqueeze", path, [kept, axis2]), c.Graph.Node("Unsqueeze", path, [Branch("branch2", transformed), axis2])];
-            return c.Graph.Node("Reshape", OnnxExportContext.Child(path, "shuffle"),
-                [c.Graph.Node("Concat", OnnxExportContext.Child(path, "shuffle"), stacked, OnnxAttribute.Int("axis", 2)), c.Graph.Node("Shape", path, [x])]);
+            // shuffle(concat(a, b)) with two groups interleaves a's and b's channels. Concatenated along the height
+            // ([N, C/2, 2H, W]), channel i of a lies right before channel i of b, so [N, C, H, W] read from it is the shuffled
+            // result: one copy, no concatenation along the channels and no split of it ([0, C, -1, 0]: N and W kept, H inferred).
+            string shuffle = OnnxExportContext.Child(path, "shuffle");
+            string shape = c.Graph.Int64s(OnnxExportContext.Child(shuffle, "shape"), 0, m.OutChannels, -1, 0);
+            return c.Graph.Node("Reshape", shuffle, [c.Graph.Node("Concat", shuffle, [first, second], OnnxAttribute.Int("axis", 2)), shape]);
         });
         Register<ShuffleNetV2.Network>((c, m, path, x) =>
         {
