@@ -67,21 +67,15 @@ public sealed class OnnxEngine : IInferenceEngine
     public OnnxEngine(byte[] model, string source = "<memory>", OnnxSessionSettings? settings = null)
     {
         settings ??= new OnnxSessionSettings();
-        using var options = new SessionOptions
+        _session = CreateSession(model, source, settings, exactInt8: false);
+        // An INT8 file with 8-bit weights saturates ONNX Runtime's fast uint8×int8 kernels on x86 CPUs without VNNI
+        // (OnnxQuantizer.DefaultWeightBits): open it again on the exact uint8×uint8 kernels there.
+        if (_session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxMetadataKeys.WeightBits, out string? bits) && bits == "8"
+            && Int8KernelsSaturate)
         {
-            GraphOptimizationLevel = settings.Optimization,
-            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
-            IntraOpNumThreads = settings.Threads,
-            InterOpNumThreads = 1,
-        };
-        if (settings.OptimizedModelPath is { } optimizedPath) options.OptimizedModelFilePath = optimizedPath;
-        try
-        {
-            _session = new InferenceSession(model, options);
-        }
-        catch (OnnxRuntimeException exception)
-        {
-            throw new InvalidDataException($"ONNX Runtime cannot load '{source}': {exception.Message}", exception);
+            _session.Dispose();
+            _session = CreateSession(model, source, settings, exactInt8: true);
+            ExactInt8Kernels = true;
         }
         _inputName = _session.InputMetadata.Keys.Single();
         _outputName = _session.OutputMetadata.Keys.First();
@@ -93,6 +87,55 @@ public sealed class OnnxEngine : IInferenceEngine
         Labels = Metadata.TryGetValue(OnnxMetadataKeys.Labels, out string? labels) ? JsonSerializer.Deserialize<string[]>(labels) : null;
         ModelName = Metadata.TryGetValue(OnnxMetadataKeys.ModelName, out string? name) ? name : Path.GetFileNameWithoutExtension(source);
         Macs = Metadata.TryGetValue(OnnxMetadataKeys.Macs, out string? macs) ? long.Parse(macs, System.Globalization.CultureInfo.InvariantCulture) : null;
+    }
+
+    /// <summary>
+    /// Whether this session runs INT8 products on ONNX Runtime's exact uint8×uint8 kernels (<c>session.x64quantprecision</c>):
+    /// chosen for files quantized with 8-bit weights (<see cref="OnnxMetadataKeys.WeightBits"/>) on x86 CPUs without VNNI,
+    /// where the default uint8×int8 kernels saturate. LiteVision's default 7-bit weights never need it.
+    /// </summary>
+    public bool ExactInt8Kernels { get; }
+
+    /// <summary>
+    /// True on x86 CPUs without VNNI, whose uint8×int8 kernels (<c>vpmaddubsw</c>) add pairs of products into int16 with
+    /// saturation; with VNNI (<c>vpdpbusd</c>, AVX-512 or AVX) they add into int32.
+    /// </summary>
+    internal static bool Int8KernelsSaturate { get; } = System.Runtime.Intrinsics.X86.X86Base.IsSupported && !CpuHasVnni();
+
+    private static bool CpuHasVnni()
+    {
+        if (System.Runtime.Intrinsics.X86.AvxVnni.IsSupported) return true;
+        // .NET has no AVX-512 VNNI query; Linux lists the CPU's flags.
+        try
+        {
+            return File.Exists("/proc/cpuinfo")
+                && File.ReadLines("/proc/cpuinfo").Any(line => line.StartsWith("flags", StringComparison.Ordinal) && line.Split(' ').Contains("avx512_vnni"));
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+    }
+
+    private static InferenceSession CreateSession(byte[] model, string source, OnnxSessionSettings settings, bool exactInt8)
+    {
+        using var options = new SessionOptions
+        {
+            GraphOptimizationLevel = settings.Optimization,
+            ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
+            IntraOpNumThreads = settings.Threads,
+            InterOpNumThreads = 1,
+        };
+        if (settings.OptimizedModelPath is { } optimizedPath) options.OptimizedModelFilePath = optimizedPath;
+        if (exactInt8) options.AddSessionConfigEntry("session.x64quantprecision", "1");
+        try
+        {
+            return new InferenceSession(model, options);
+        }
+        catch (OnnxRuntimeException exception)
+        {
+            throw new InvalidDataException($"ONNX Runtime cannot load '{source}': {exception.Message}", exception);
+        }
     }
 
     /// <summary>Multiply-accumulates of one image, from the metadata (null when the file does not say).</summary>

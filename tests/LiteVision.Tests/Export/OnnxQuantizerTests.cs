@@ -121,21 +121,39 @@ public sealed class OnnxQuantizerTests
     {
         // session.x64quantprecision makes ONNX Runtime use exact uint8×uint8 kernels where its uint8×int8 ones saturate
         // (x86 without VNNI). With 7-bit weights the fast kernels cannot saturate, so both give the same logits on any CPU.
+        byte[] int8 = QuantizedRandom(name, OnnxQuantizer.DefaultWeightBits);
+        float[] images = OnnxTestModels.Images(4, Size);
+        Assert.Equal(RunOnSession(int8, images, exactInt8: true), RunOnSession(int8, images, exactInt8: false));
+        using var engine = new OnnxEngine(int8, name, new OnnxSessionSettings { Threads = 1 });
+        Assert.False(engine.ExactInt8Kernels);
+    }
+
+    [Fact]
+    public void Int8_EightBitWeights_RunOnExactKernels_WhereTheFastOnesSaturate()
+    {
+        byte[] int8 = QuantizedRandom("mobilenet_v2", weightBits: 8);
+        float[] images = OnnxTestModels.Images(4, Size);
+        using var engine = new OnnxEngine(int8, "mobilenet_v2", new OnnxSessionSettings { Threads = 1 });
+        Assert.Equal(OnnxEngine.Int8KernelsSaturate, engine.ExactInt8Kernels);
+        Assert.Equal(RunOnSession(int8, images, exactInt8: true), engine.Run(images, 4, Size));
+    }
+
+    private static byte[] QuantizedRandom(string name, int weightBits)
+    {
         using ImageClassifier model = OnnxTestModels.Random(name, measuredStatistics: true);
         OnnxModel fp32 = OnnxExporter.Export(model, new OnnxExportOptions { Input = InputSpec.ImageNet(Size) });
-        byte[] int8 = OnnxQuantizer.Quantize(fp32, OnnxQuantizer.GeneratedCalibration(Size, batches: 2, batch: 2)).ToByteArray();
-        float[] images = OnnxTestModels.Images(4, Size);
-        float[] Run(bool precise)
-        {
-            using var options = new SessionOptions { IntraOpNumThreads = 1 };
-            if (precise) options.AddSessionConfigEntry("session.x64quantprecision", "1");
-            using var session = new InferenceSession(int8, options);
-            using var runOptions = new RunOptions();
-            using OrtValue input = OrtValue.CreateTensorValueFromMemory(images, [4, 3, Size, Size]);
-            using IDisposableReadOnlyCollection<OrtValue> outputs = session.Run(runOptions, ["input"], [input], ["logits"]);
-            return outputs[0].GetTensorDataAsSpan<float>().ToArray();
-        }
-        Assert.Equal(Run(precise: true), Run(precise: false));
+        return OnnxQuantizer.Quantize(fp32, OnnxQuantizer.GeneratedCalibration(Size, batches: 2, batch: 2), weightBits).ToByteArray();
+    }
+
+    private static float[] RunOnSession(byte[] model, float[] images, bool exactInt8)
+    {
+        using var options = new SessionOptions { IntraOpNumThreads = 1 };
+        if (exactInt8) options.AddSessionConfigEntry("session.x64quantprecision", "1");
+        using var session = new InferenceSession(model, options);
+        using var runOptions = new RunOptions();
+        using OrtValue input = OrtValue.CreateTensorValueFromMemory(images, [images.Length / (3 * Size * Size), 3, Size, Size]);
+        using IDisposableReadOnlyCollection<OrtValue> outputs = session.Run(runOptions, ["input"], [input], ["logits"]);
+        return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
     [Fact]
