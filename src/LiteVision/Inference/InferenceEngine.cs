@@ -111,7 +111,7 @@ public sealed class OnnxEngine : IInferenceEngine
             return File.Exists("/proc/cpuinfo")
                 && File.ReadLines("/proc/cpuinfo").Any(line => line.StartsWith("flags", StringComparison.Ordinal) && line.Split(' ').Contains("avx512_vnni"));
         }
-        catch (IOException)
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException)
         {
             return false;
         }
