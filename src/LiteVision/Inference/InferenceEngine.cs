@@ -71,7 +71,7 @@ public sealed class OnnxEngine : IInferenceEngine
         // An INT8 file with 8-bit weights saturates ONNX Runtime's fast uint8×int8 kernels on x86 CPUs without VNNI
         // (OnnxQuantizer.DefaultWeightBits): open it again on the exact uint8×uint8 kernels there.
         if (_session.ModelMetadata.CustomMetadataMap.TryGetValue(OnnxMetadataKeys.WeightBits, out string? bits) && bits == "8"
-            && Int8KernelsSaturate)
+            && Int8KernelsSaturate.Value)
         {
             _session.Dispose();
             _session = CreateSession(model, source, settings, exactInt8: true);
@@ -100,7 +100,8 @@ public sealed class OnnxEngine : IInferenceEngine
     /// True on x86 CPUs without VNNI, whose uint8×int8 kernels (<c>vpmaddubsw</c>) add pairs of products into int16 with
     /// saturation; with VNNI (<c>vpdpbusd</c>, AVX-512 or AVX) they add into int32.
     /// </summary>
-    internal static bool Int8KernelsSaturate { get; } = System.Runtime.Intrinsics.X86.X86Base.IsSupported && !CpuHasVnni();
+    /// <remarks>Read only when a file with 8-bit weights is opened, not on every engine's start.</remarks>
+    internal static Lazy<bool> Int8KernelsSaturate { get; } = new(() => System.Runtime.Intrinsics.X86.X86Base.IsSupported && !CpuHasVnni());
 
     private static bool CpuHasVnni()
     {

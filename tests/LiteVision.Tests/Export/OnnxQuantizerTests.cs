@@ -134,7 +134,7 @@ public sealed class OnnxQuantizerTests
         byte[] int8 = QuantizedRandom("mobilenet_v2", weightBits: 8);
         float[] images = OnnxTestModels.Images(4, Size);
         using var engine = new OnnxEngine(int8, "mobilenet_v2", new OnnxSessionSettings { Threads = 1 });
-        Assert.Equal(OnnxEngine.Int8KernelsSaturate, engine.ExactInt8Kernels);
+        Assert.Equal(OnnxEngine.Int8KernelsSaturate.Value, engine.ExactInt8Kernels);
         Assert.Equal(RunOnSession(int8, images, exactInt8: true), engine.Run(images, 4, Size));
     }
 
