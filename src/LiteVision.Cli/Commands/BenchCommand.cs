@@ -32,10 +32,12 @@ internal static class BenchCommand
         Option<double> seconds = new("--seconds") { Description = "Minimum timed seconds per batch size.", DefaultValueFactory = _ => 2.0 };
         Option<bool> train = new("--train") { Description = "Also time a training step (forward + backward + SGD; torch backend)." };
         Option<string> memoryFormat = MemoryFormat.CreateOption();
+        Option<bool> keepBatchNorm = new("--keep-batchnorm") { Description = "Run each BatchNorm as its own layer instead of folding it " +
+            "into the convolution before it (torch backend; for comparison)." };
         Option<string> format = OutputFormat.CreateOption();
         var command = new Command("bench", "Measure median latency, images/s and achieved MACs/s of a model on libtorch or ONNX Runtime.");
         binder.AddTo(command);
-        foreach (Option option in new Option[] { weights, inputSize, backend, batches, threads, warmup, iterations, seconds, train, memoryFormat, format })
+        foreach (Option option in new Option[] { weights, inputSize, backend, batches, threads, warmup, iterations, seconds, train, memoryFormat, keepBatchNorm, format })
             command.Options.Add(option);
         command.SetAction(parsed =>
         {
@@ -50,6 +52,8 @@ internal static class BenchCommand
             string engineName = parsed.GetValue(backend)!;
             bool training = parsed.GetValue(train);
             if (training && engineName != Torch) throw new UsageException("--train needs --backend torch.");
+            bool foldBatchNorm = !parsed.GetValue(keepBatchNorm);
+            if (!foldBatchNorm && engineName != Torch) throw new UsageException("--keep-batchnorm needs --backend torch (ONNX exports always fold).");
 
             string modelArgument = parsed.GetValue(binder.Model)!;
             var onnxSettings = new OnnxSessionSettings { Threads = threadCount ?? 0 };
@@ -69,7 +73,7 @@ internal static class BenchCommand
                 long macs = ModelSummary.Compute(model, info.Name, size).Macs;
                 using IInferenceEngine engine = engineName switch
                 {
-                    Torch => new TorchEngine(model, ownsModel: false, MemoryFormat.IsChannelsLast(parsed.GetValue(memoryFormat)!)),
+                    Torch => new TorchEngine(model, ownsModel: false, MemoryFormat.IsChannelsLast(parsed.GetValue(memoryFormat)!), foldBatchNorm),
                     Onnx => new OnnxEngine(OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size)).ToByteArray(), info.Name, onnxSettings),
                     _ => new OnnxEngine(OnnxQuantizer.Quantize(OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size)),
                         OnnxQuantizer.GeneratedCalibration(size)).ToByteArray(), info.Name, onnxSettings),
@@ -101,6 +105,7 @@ internal static class BenchCommand
             }
             if (trainModel is not null)
             {
+                engine.Dispose();   // gives the model back unfolded, trainable
                 foreach (int batch in batchSizes)
                 {
                     status($"{name} on {backend}: training step, batch {batch}");

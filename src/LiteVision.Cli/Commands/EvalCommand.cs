@@ -65,7 +65,8 @@ internal static class EvalCommand
                 modelName = info.Name;
                 if (engineName == PredictCommand.Torch)
                 {
-                    result = Evaluator.Run(model, data.EvalLoader(parsed, split, size));
+                    using var engine = new TorchEngine(model, ownsModel: false);   // channels-last, BatchNorm folded, as predict
+                    result = Evaluator.Run(engine, data.EvalLoader(parsed, split, size));
                 }
                 else
                 {

@@ -22,6 +22,6 @@ public sealed record BatchNormSettings(double Eps = 1e-5, double Momentum = 0.1)
     /// timm's Inception-ResNet-v2 (ported from TensorFlow checkpoints).</summary>
     public static BatchNormSettings Inception { get; } = new(1e-3);
 
-    /// <summary>Creates a <see cref="BatchNorm2d"/> over <paramref name="channels"/> channels.</summary>
-    public BatchNorm2d Create(long channels) => nn.BatchNorm2d(channels, eps: Eps, momentum: Momentum);
+    /// <summary>Creates a BatchNorm2d (a <see cref="FoldableBatchNorm2d"/>) over <paramref name="channels"/> channels.</summary>
+    public FoldableBatchNorm2d Create(long channels) => new(channels, Eps, Momentum);
 }

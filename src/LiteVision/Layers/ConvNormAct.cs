@@ -63,7 +63,7 @@ public sealed class ConvNormAct : Sequential
     public Conv2d Conv => (Conv2d)this[0];
 
     /// <summary>The norm (key <c>1</c>), or null.</summary>
-    public BatchNorm2d? Norm => Count > 1 ? this[1] as BatchNorm2d : null;
+    public FoldableBatchNorm2d? Norm => Count > 1 ? this[1] as FoldableBatchNorm2d : null;
 
     /// <summary>Depthwise convolution: one group per channel.</summary>
     public static ConvNormAct Depthwise(long channels, long kernelSize, long stride, BatchNormSettings norm, Activation activation, long dilation = 1) =>

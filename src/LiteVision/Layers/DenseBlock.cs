@@ -11,10 +11,10 @@ namespace LiteVision.Layers;
 /// </summary>
 public sealed class DenseLayer : nn.Module<Tensor, Tensor>
 {
-    private readonly BatchNorm2d norm1;
+    private readonly FoldableBatchNorm2d norm1;
     private readonly ReLU relu1;
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d norm2;
+    private readonly FoldableBatchNorm2d norm2;
     private readonly ReLU relu2;
     private readonly Conv2d conv2;
     private readonly Dropout? dropout;
@@ -27,10 +27,10 @@ public sealed class DenseLayer : nn.Module<Tensor, Tensor>
     public DenseLayer(long inChannels, long growthRate, int bottleneckFactor = 4, double dropRate = 0) : base(nameof(DenseLayer))
     {
         long width = bottleneckFactor * growthRate;
-        norm1 = nn.BatchNorm2d(inChannels);
+        norm1 = BatchNormSettings.PyTorch.Create(inChannels);
         relu1 = nn.ReLU();
         conv1 = nn.Conv2d(inChannels, width, 1, bias: false);
-        norm2 = nn.BatchNorm2d(width);
+        norm2 = BatchNormSettings.PyTorch.Create(width);
         relu2 = nn.ReLU();
         conv2 = nn.Conv2d(width, growthRate, 3, padding: 1, bias: false);
         if (dropRate > 0) dropout = nn.Dropout(dropRate);
@@ -84,7 +84,7 @@ public sealed class DenseBlock : nn.Module<Tensor, Tensor>
     /// A <c>Sequential</c> with torchvision's child names <c>norm</c>, <c>relu</c>, <c>conv</c>, <c>pool</c>.
     /// </summary>
     public static Sequential Transition(long inChannels, long outChannels) => nn.Sequential(
-        ("norm", nn.BatchNorm2d(inChannels)),
+        ("norm", BatchNormSettings.PyTorch.Create(inChannels)),
         ("relu", nn.ReLU()),
         ("conv", nn.Conv2d(inChannels, outChannels, 1, bias: false)),
         ("pool", nn.AvgPool2d(2, 2)));

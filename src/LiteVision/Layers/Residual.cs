@@ -14,8 +14,12 @@ public static class Residual
 {
     private static Scalar One => HeldScalars.One;
 
-    /// <summary><paramref name="branch"/> += <paramref name="shortcut"/>, in place on a tensor the caller created; returns it.</summary>
-    public static Tensor AddInPlace(Tensor branch, Tensor shortcut) => branch.add_(shortcut, One);
+    /// <summary>
+    /// <paramref name="branch"/> += <paramref name="shortcut"/>, in place on a tensor the caller created. Returns the sum as a
+    /// new tensor object over the same memory (an alias, no copy): a tensor object then always stands for one value, which
+    /// <see cref="BatchNormFolding"/>'s trace relies on (else a norm after the sum would pass for one after the branch's convolution).
+    /// </summary>
+    public static Tensor AddInPlace(Tensor branch, Tensor shortcut) => branch.add_(shortcut, One).alias();
 
     /// <summary>A new tensor <paramref name="left"/> + <paramref name="right"/>.</summary>
     public static Tensor Add(Tensor left, Tensor right) => left.add(right, One);

@@ -14,7 +14,7 @@ namespace LiteVision.Layers;
 /// </summary>
 public sealed class ResidualBlock : nn.Module<Tensor, Tensor>
 {
-    private readonly List<(Conv2d Conv, BatchNorm2d Norm)> _stages = [];
+    private readonly List<(Conv2d Conv, FoldableBatchNorm2d Norm)> _stages = [];
     private readonly SqueezeExcitation? _se;
     private readonly ConvNormAct? _downsample;
     private readonly ReLU relu = nn.ReLU();
@@ -28,7 +28,7 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>
         {
             (long outChannels, int kernel, int convStride) = convs[i];
             var conv = nn.Conv2d(channels, outChannels, kernel, stride: convStride, padding: (kernel - 1) / 2, bias: false);
-            BatchNorm2d bn = norm.Create(outChannels);
+            FoldableBatchNorm2d bn = norm.Create(outChannels);
             register_module($"conv{i + 1}", conv);
             register_module($"bn{i + 1}", bn);
             _stages.Add((conv, bn));
@@ -96,11 +96,11 @@ public sealed class ResidualBlock : nn.Module<Tensor, Tensor>
 public sealed class PreActBottleneck : nn.Module<Tensor, Tensor>
 {
     private readonly Sequential? downsample;
-    private readonly BatchNorm2d norm1;
+    private readonly FoldableBatchNorm2d norm1;
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d norm2;
+    private readonly FoldableBatchNorm2d norm2;
     private readonly Conv2d conv2;
-    private readonly BatchNorm2d norm3;
+    private readonly FoldableBatchNorm2d norm3;
     private readonly Conv2d conv3;
     private readonly ReLU relu = nn.ReLU();
 

@@ -39,7 +39,7 @@ public sealed class DenseNet : ImageClassifier
         features = nn.Sequential();
         // Small input (docs/small-input.md): conv0 at stride 1 (kernel kept), pool0 skipped.
         features.append("conv0", nn.Conv2d(3, variant.InitFeatures, 7, stride: options.SmallInput ? 1 : 2, padding: 3, bias: false));
-        features.append("norm0", nn.BatchNorm2d(variant.InitFeatures));
+        features.append("norm0", BatchNormSettings.PyTorch.Create(variant.InitFeatures));
         features.append("relu0", nn.ReLU());
         if (!options.SmallInput) features.append("pool0", nn.MaxPool2d(3, 2, 1));
         long channels = variant.InitFeatures;
@@ -52,7 +52,7 @@ public sealed class DenseNet : ImageClassifier
             features.append($"transition{i + 1}", DenseBlock.Transition(channels, channels / 2));
             channels /= 2;
         }
-        features.append("norm5", nn.BatchNorm2d(channels));
+        features.append("norm5", BatchNormSettings.PyTorch.Create(channels));
         avgpool = nn.AdaptiveAvgPool2d(1);
         classifier = nn.Linear(channels, options.NumClasses);
         RegisterComponents();

@@ -43,7 +43,7 @@ public sealed class ResNet : ImageClassifier
     private const long StemChannels = 64;
 
     private readonly Conv2d conv1;
-    private readonly BatchNorm2d bn1;
+    private readonly FoldableBatchNorm2d bn1;
     private readonly ReLU relu;
     private readonly MaxPool2d? maxpool;
     private readonly Sequential layer1;

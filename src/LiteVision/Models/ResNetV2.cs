@@ -32,7 +32,7 @@ public sealed class ResNetV2 : ImageClassifier
 
     private readonly Sequential stem;
     private readonly Sequential stages;
-    private readonly BatchNorm2d norm;
+    private readonly FoldableBatchNorm2d norm;
     private readonly ReLU relu;
     private readonly AdaptiveAvgPool2d avgpool;
     private readonly Sequential head;

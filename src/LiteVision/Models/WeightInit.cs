@@ -53,7 +53,7 @@ public static class WeightInit
                             mode: conv == ConvInit.KaimingNormalFanIn ? nn.init.FanInOut.FanIn : nn.init.FanInOut.FanOut);
                     if (convolution.bias is { } convBias) nn.init.zeros_(convBias);
                     break;
-                case BatchNorm2d norm:
+                case BatchNorm norm:
                     nn.init.ones_(norm.weight!);
                     nn.init.zeros_(norm.bias!);
                     break;

@@ -61,6 +61,7 @@ public sealed class ExportBenchCliTests
     [InlineData("bench", "mobilenet_v2", "--threads", "0")]
     [InlineData("bench", "mobilenet_v2", "--memory-format", "nhcw")]
     [InlineData("bench", "mobilenet_v2", "--backend", "onnx", "--train")]
+    [InlineData("bench", "mobilenet_v2", "--backend", "onnx", "--keep-batchnorm")]
     [InlineData("bench", "/nonexistent/model.onnx")]
     [InlineData("bench", "no_such_model")]
     public void BadInput_IsOneErrorLine_ExitCode2(params string[] args)

@@ -29,6 +29,7 @@ public sealed class OnnxExportTests
         using var onnxEngine = new OnnxEngine(path);
         double tolerance = OnnxTestModels.Tolerance(model, images, 2, size, 1e-4);
         OnnxTestModels.AssertClose(torchEngine.Run(images, 2, size), onnxEngine.Run(images, 2, size), tolerance);
+        Assert.True(torchEngine.FoldedBatchNorms > 0, "libtorch ran with its BatchNorms folded");
         Assert.True(tolerance < 2e-3, $"libtorch's own float32 drift {tolerance / 2:g3} makes the comparison meaningless");
     }
 

@@ -18,11 +18,11 @@ internal static class OnnxTestModels
     {
         manual_seed(seed);
         ImageClassifier model = ModelZoo.Create(name, options ?? new ModelOptions { NumClasses = 10 });
-        var norms = model.modules().OfType<BatchNorm2d>().ToList();
+        var norms = model.modules().OfType<BatchNorm>().ToList();
         var momenta = norms.Select(n => n.momentum).ToList();
         using (no_grad())
         {
-            foreach (BatchNorm2d norm in norms)
+            foreach (BatchNorm norm in norms)
             {
                 if (measuredStatistics)
                 {

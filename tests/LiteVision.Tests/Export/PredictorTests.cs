@@ -52,8 +52,8 @@ public sealed class PredictorTests
         string[] keys = channelsLastModel.state_dict().Keys.ToArray();
         float[] images = OnnxTestModels.Images(3, Size);
 
-        using var nchw = new TorchEngine(nchwModel, ownsModel: false, channelsLast: false);
-        using var channelsLast = new TorchEngine(channelsLastModel, ownsModel: false);
+        using var nchw = new TorchEngine(nchwModel, ownsModel: false, channelsLast: false, foldBatchNorm: false);
+        using var channelsLast = new TorchEngine(channelsLastModel, ownsModel: false, foldBatchNorm: false);
         Assert.True(channelsLast.ChannelsLast);
         Assert.Contains(channelsLastModel.modules().OfType<TorchSharp.Modules.Conv2d>(), conv => !conv.weight!.is_contiguous());
         OnnxTestModels.AssertClose(nchw.Run(images, 3, Size), channelsLast.Run(images, 3, Size), 1e-4);

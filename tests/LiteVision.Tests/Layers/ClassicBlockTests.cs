@@ -12,14 +12,14 @@ public sealed class ClassicBlockTests
     {
         using var _ = no_grad();
         foreach ((string _, Tensor p) in module.named_parameters()) p.uniform_(-0.5, 0.5);
-        foreach (BatchNorm2d bn in module.modules().OfType<BatchNorm2d>())
+        foreach (BatchNorm bn in module.modules().OfType<BatchNorm>())
         {
             bn.running_mean!.uniform_(-0.3, 0.3);
             bn.running_var!.uniform_(0.5, 1.5);
         }
     }
 
-    private static Tensor Bn(BatchNorm2d bn, Tensor x) =>
+    private static Tensor Bn(BatchNorm bn, Tensor x) =>
         F.batch_norm(x, bn.running_mean!, bn.running_var!, bn.weight, bn.bias, training: false, eps: 1e-5);
 
     [Fact]
@@ -46,7 +46,7 @@ public sealed class ClassicBlockTests
         Randomise(block);
         block.eval();
         Dictionary<string, Tensor> p = block.state_dict();
-        var bns = block.named_modules().Where(m => m.module is BatchNorm2d).ToDictionary(m => m.name, m => (BatchNorm2d)m.module);
+        var bns = block.named_modules().Where(m => m.module is BatchNorm).ToDictionary(m => m.name, m => (BatchNorm)m.module);
         Tensor x = randn(2, 4, 6, 6);
         Tensor y = F.relu(Bn(bns["bn1"], F.conv2d(x, p["conv1.weight"], strides: [2], padding: [1])));
         y = Bn(bns["bn2"], F.conv2d(y, p["conv2.weight"], padding: [1]));
@@ -66,7 +66,7 @@ public sealed class ClassicBlockTests
         Randomise(block);
         block.eval();
         Dictionary<string, Tensor> p = block.state_dict();
-        var bns = block.named_modules().Where(m => m.module is BatchNorm2d).ToDictionary(m => m.name, m => (BatchNorm2d)m.module);
+        var bns = block.named_modules().Where(m => m.module is BatchNorm).ToDictionary(m => m.name, m => (BatchNorm)m.module);
         Tensor x = randn(2, 8, 6, 6);
         Tensor pre = F.relu(Bn(bns["norm1"], x));
         Tensor y = F.conv2d(pre, p["conv1.weight"]);
@@ -154,7 +154,7 @@ public sealed class ClassicBlockTests
         Assert.Equal(4 + 6 + 2, block.OutChannels);
         Assert.Equal(["branch0.conv.weight", "branch0.bn.weight", "branch2.1.conv.weight", "branch2.1.bn.weight"],
             block.state_dict().Keys.Where(k => k.EndsWith(".weight", StringComparison.Ordinal)).ToArray());
-        var bn = (BatchNorm2d)block.named_modules().Single(m => m.name == "branch0.bn").module;
+        var bn = (BatchNorm)block.named_modules().Single(m => m.name == "branch0.bn").module;
         Assert.Equal(1e-3, bn.eps);
     }
 }

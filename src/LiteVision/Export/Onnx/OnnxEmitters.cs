@@ -49,6 +49,7 @@ public static partial class OnnxEmitters
 
         Register<Conv2d>((c, m, path, x) => c.EmitConv(m, path, x));
         Register<BatchNorm2d>(EmitBatchNorm);
+        Register<FoldableBatchNorm2d>(EmitBatchNorm);
         Register<Linear>((c, m, path, x) =>
         {
             var inputs = new List<string> { x, c.Graph.Initializer(OnnxExportContext.Child(path, "weight"), m.weight!) };
@@ -154,7 +155,7 @@ public static partial class OnnxEmitters
     private static string HardSigmoid(OnnxExportContext c, string path, string x) =>
         c.Graph.Node("HardSigmoid", path, [x], OnnxAttribute.Float("alpha", 1f / 6), OnnxAttribute.Float("beta", 0.5f));
 
-    private static string EmitBatchNorm(OnnxExportContext c, BatchNorm2d m, string path, string x)
+    private static string EmitBatchNorm(OnnxExportContext c, BatchNorm m, string path, string x)
     {
         // A norm that no convolution absorbs (e.g. DenseNet's pre-activation): keep it as BatchNormalization.
         using var scope = NewDisposeScope();

@@ -80,7 +80,7 @@ public sealed class OnnxExportContext
         {
             (string name, nn.Module child) = children[i];
             string childPath = Child(path, name);
-            if (FoldBatchNorm && child is Conv2d conv && i + 1 < children.Count && children[i + 1].module is BatchNorm2d norm)
+            if (FoldBatchNorm && child is Conv2d conv && i + 1 < children.Count && children[i + 1].module is BatchNorm norm)
             {
                 value = EmitConv(conv, childPath, value, (norm, Child(path, children[i + 1].name)));
                 i++;
@@ -100,7 +100,7 @@ public sealed class OnnxExportContext
     /// (<c>w·γ/√(σ²+ε)</c>, <c>(b−μ)·γ/√(σ²+ε)+β</c>, computed in float64). The weight keeps the convolution's key,
     /// a folded bias takes the norm's <c>bias</c> key.
     /// </summary>
-    public string EmitConv(Conv2d conv, string path, string input, (BatchNorm2d Norm, string Path)? norm = null)
+    public string EmitConv(Conv2d conv, string path, string input, (BatchNorm Norm, string Path)? norm = null)
     {
         string weightKey = Child(path, "weight");
         if (norm is not { } bn)
@@ -150,7 +150,7 @@ public sealed class OnnxExportContext
     }
 
     /// <summary>A BatchNorm in eval mode as a per-channel affine map <c>x·scale + shift</c> (float64).</summary>
-    public static (Tensor Scale, Tensor Shift) BatchNormAffine(BatchNorm2d norm)
+    public static (Tensor Scale, Tensor Shift) BatchNormAffine(BatchNorm norm)
     {
         Tensor mean = norm.running_mean?.to_type(ScalarType.Float64) ?? throw new OnnxExportException("BatchNorm without running statistics cannot be exported.");
         Tensor variance = norm.running_var!.to_type(ScalarType.Float64);
