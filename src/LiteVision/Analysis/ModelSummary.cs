@@ -130,7 +130,7 @@ public sealed class ModelSummary
                     long access = isLeaf
                         ? (SummaryRow.ElementsPerImage(inShape) + SummaryRow.ElementsPerImage(outShape) + own) * sizeof(float)
                         : 0;
-                    rows.Add(new SummaryRow(moduleName, m.GetType().Name, depth, isLeaf, inShape, outShape, own, ownTrainable, macs, access));
+                    rows.Add(new SummaryRow(moduleName, TypeName(m), depth, isLeaf, inShape, outShape, own, ownTrainable, macs, access));
                     return output;
                 });
                 removeHooks.Add(hook.remove);
@@ -182,6 +182,9 @@ public sealed class ModelSummary
         }
         return ordered.OrderBy(r => r.Start).ThenBy(r => r.Depth).Select(r => r.Row).ToList();
     }
+
+    // FoldableBatchNorm2d is PyTorch's BatchNorm2d with a folded state for inference: show the name readers know.
+    private static string TypeName(nn.Module module) => module is Layers.FoldableBatchNorm2d ? "BatchNorm2d" : module.GetType().Name;
 
     private static long LeafMacs(nn.Module module, long[] outShape) => module switch
     {

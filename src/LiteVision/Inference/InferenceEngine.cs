@@ -230,7 +230,7 @@ public sealed class TorchEngine : IInferenceEngine
     /// </param>
     /// <param name="foldBatchNorm">
     /// Fold each BatchNorm into the convolution before it (<see cref="Layers.BatchNormFolding"/>) at the first
-    /// <see cref="Run"/>, which then runs the model three times (trace, reference, check). Outputs equal the unfolded ones
+    /// <see cref="Run"/>, which then runs the model three times (a traced reference, the check of the folded model, the batch itself). Outputs equal the unfolded ones
     /// within float rounding. A model the engine does not own is put back as it was on dispose; an owned one stays folded
     /// and cannot be trained.
     /// </param>

@@ -32,7 +32,7 @@ public sealed class BatchNormFolding : IDisposable
 
     /// <summary>
     /// Folds every BatchNorm of <paramref name="model"/> that directly follows a convolution. <paramref name="sample"/> is
-    /// run through the model three times (trace, reference, check); use the input the model will serve.
+    /// run through the model twice (a traced reference run, then the check on the folded model); use the input the model will serve.
     /// </summary>
     /// <param name="model">A model in evaluation mode.</param>
     /// <param name="sample">An input batch for the trace and the check.</param>

@@ -95,6 +95,7 @@ public sealed class CostAnalysisTests
         Assert.Equal(summary.Rows.Where(r => r.IsLeaf && r.Name.StartsWith("features.", StringComparison.Ordinal)).Sum(r => r.Macs), features.Macs);
         Assert.True(summary.Rows.ToList().IndexOf(features) < summary.Rows.ToList().FindIndex(r => r.Name == "features.0.0"));
         Assert.Equal(summary.Macs, summary.RowsAtDepth(1).Sum(r => r.Macs));
+        Assert.Equal("BatchNorm2d", summary.Rows.Single(r => r.Name == "features.0.1").Type);   // as PyTorch names it
     }
 
     [Theory]
