@@ -49,7 +49,7 @@ public sealed class BatchNormFolding : IDisposable
         var folding = new BatchNormFolding([.. pairs.Select(p => FoldedPair.Apply(p.Conv, p.Norm))]);
         Tensor folded = model.call(sample);
         double scale = reference.abs().max().item<float>();
-        double difference = (folded - reference).abs().max().item<float>();
+        double difference = Residual.Subtract(folded, reference).abs().max().item<float>();
         if (difference > Tolerance * Math.Max(scale, 1e-6))
         {
             folding.Undo();
@@ -76,6 +76,32 @@ public sealed class BatchNormFolding : IDisposable
         if (_released) return;
         foreach (FoldedPair pair in _pairs) pair.Release();
         _released = true;
+    }
+
+    /// <summary>An inference-mode BatchNorm as the per-channel affine map <c>x·scale + shift</c>, in float64:
+    /// scale = γ / √(σ² + ε), shift = β − μ·scale.</summary>
+    /// <exception cref="ArgumentException">The norm keeps no running statistics.</exception>
+    public static (Tensor Scale, Tensor Shift) Affine(BatchNorm norm)
+    {
+        ArgumentNullException.ThrowIfNull(norm);
+        Tensor mean = norm.running_mean?.to_type(ScalarType.Float64) ?? throw new ArgumentException("A BatchNorm without running statistics has no inference form.", nameof(norm));
+        Tensor variance = norm.running_var!.to_type(ScalarType.Float64);
+        Tensor gamma = norm.weight?.to_type(ScalarType.Float64) ?? ones_like(mean);
+        Tensor beta = norm.bias?.to_type(ScalarType.Float64) ?? zeros_like(mean);
+        // Residual.Add instead of '+'/'-': TorchSharp's operators pass a temporary Scalar the GC may free mid-call.
+        Tensor scale = gamma / Residual.Add(variance, full_like(variance, norm.eps)).sqrt();
+        return (scale, Residual.Add(beta, (mean * scale).neg()));
+    }
+
+    /// <summary>The weight and bias (float64) of <paramref name="conv"/> followed by <c>y·scale + shift</c> per output
+    /// channel: W·scale and b·scale + shift (shift alone when the convolution has no bias).</summary>
+    public static (Tensor Weight, Tensor Bias) FoldedConv(Conv2d conv, Tensor scale, Tensor shift)
+    {
+        ArgumentNullException.ThrowIfNull(conv);
+        Tensor s = scale.to_type(ScalarType.Float64), t = shift.to_type(ScalarType.Float64);
+        Tensor weight = conv.weight!.to_type(ScalarType.Float64) * s.view(-1, 1, 1, 1);
+        Tensor bias = conv.bias is { } convBias ? Residual.Add(convBias.to_type(ScalarType.Float64) * s, t) : t;
+        return (weight, bias);
     }
 
     private static (List<(Conv2d, FoldableBatchNorm2d)> Pairs, Tensor Output) Trace(nn.Module<Tensor, Tensor> model, Tensor sample)
@@ -139,11 +165,9 @@ public sealed class BatchNormFolding : IDisposable
             pair._weight = weight.detach().clone().DetachFromDisposeScope();
             pair._bias = conv.bias?.detach().clone().DetachFromDisposeScope();
 
-            // In float64: s = γ/√(σ²+ε); W' = W·s, b' = (b − μ)·s + β.
-            Tensor scale = norm.weight.to_type(ScalarType.Float64) / (norm.running_var!.to_type(ScalarType.Float64) + norm.eps).sqrt();
-            Tensor bias = conv.bias?.to_type(ScalarType.Float64) ?? zeros_like(scale);
-            Tensor foldedBias = (bias - norm.running_mean!.to_type(ScalarType.Float64)) * scale + norm.bias!.to_type(ScalarType.Float64);
-            Tensor foldedWeight = (weight.to_type(ScalarType.Float64) * scale.view(-1, 1, 1, 1)).to_type(dtype);
+            (Tensor scale, Tensor shift) = Affine(norm);
+            (Tensor foldedWeight, Tensor foldedBias) = FoldedConv(conv, scale, shift);
+            foldedWeight = foldedWeight.to_type(dtype);
             if (ChannelsLast.Is(weight)) foldedWeight = ChannelsLast.Apply(foldedWeight.contiguous());
             conv.weight = new Parameter(foldedWeight.DetachFromDisposeScope(), trainable);
             conv.bias = new Parameter(foldedBias.to_type(dtype).DetachFromDisposeScope(), trainable);

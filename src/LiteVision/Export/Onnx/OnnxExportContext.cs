@@ -125,9 +125,7 @@ public sealed class OnnxExportContext
         OnnxAttribute[] attributes = ConvAttributes(conv, path);
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        Tensor s = scale.to_type(ScalarType.Float64), t = shift.to_type(ScalarType.Float64);
-        Tensor weight = conv.weight!.to_type(ScalarType.Float64) * s.view(-1, 1, 1, 1);
-        Tensor bias = conv.bias is { } convBias ? Residual.Add(convBias.to_type(ScalarType.Float64) * s, t) : t;
+        (Tensor weight, Tensor bias) = BatchNormFolding.FoldedConv(conv, scale, shift);
         string w = Graph.Initializer(Child(path, "weight"), weight);
         string b = Graph.Initializer(biasKey, bias);
         return Graph.Node("Conv", path, [input, w, b], attributes);
@@ -150,16 +148,10 @@ public sealed class OnnxExportContext
     }
 
     /// <summary>A BatchNorm in eval mode as a per-channel affine map <c>x·scale + shift</c> (float64).</summary>
-    public static (Tensor Scale, Tensor Shift) BatchNormAffine(BatchNorm norm)
-    {
-        Tensor mean = norm.running_mean?.to_type(ScalarType.Float64) ?? throw new OnnxExportException("BatchNorm without running statistics cannot be exported.");
-        Tensor variance = norm.running_var!.to_type(ScalarType.Float64);
-        Tensor gamma = norm.weight?.to_type(ScalarType.Float64) ?? ones_like(mean);
-        Tensor beta = norm.bias?.to_type(ScalarType.Float64) ?? zeros_like(mean);
-        // Residual.Add instead of '+'/'-': TorchSharp's operators pass a temporary Scalar the GC may free mid-call.
-        Tensor scale = gamma / Residual.Add(variance, full_like(variance, norm.eps)).sqrt();
-        return (scale, Residual.Add(beta, (mean * scale).neg()));
-    }
+    public static (Tensor Scale, Tensor Shift) BatchNormAffine(BatchNorm norm) =>
+        norm.running_mean is null
+            ? throw new OnnxExportException("BatchNorm without running statistics cannot be exported.")
+            : BatchNormFolding.Affine(norm);
 
     /// <summary>An exception saying that <paramref name="module"/> at <paramref name="path"/> uses an unsupported setting.</summary>
     public static OnnxExportException Unsupported(string path, nn.Module module, string what) =>
