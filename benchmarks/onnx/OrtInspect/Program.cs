@@ -1,8 +1,11 @@
 // Looks inside ONNX Runtime for docs/benchmarks.md and docs/deployment.md:
 //   optimize IN.onnx OUT.onnx      the graph ONNX Runtime actually runs, after its fusions (count ops with ops.py)
 //   profile  IN.onnx [RUNS] [nodes]
-//                                  share of kernel time per operator type (ONNX Runtime's own profiler); per node
-//                                  with `nodes`
+//                                  share of kernel time per operator type (ONNX Runtime's own profiler, the first 5
+//                                  runs not counted); per node with `nodes`
+//   nodes A.onnx B.onnx [RUNS]     kernel microseconds per run of every node of A and of B (runs alternate on one
+//                                  thread pool, the first 5 of each not counted), as JSON: what
+//                                  benchmarks/onnx/kinds.py sorts into kinds of layer
 //   race A.onnx B.onnx [BATCH] [SECONDS]
 //                                  A and B in turn, in blocks of ~0.5 s, for SECONDS (default 20), on one shared thread
 //                                  pool: median latency and images/s of each, and B/A as the median of the speed ratios
@@ -15,100 +18,119 @@ using Microsoft.ML.OnnxRuntime;
 using Microsoft.ML.OnnxRuntime.Tensors;
 
 if (args.Length < 2) return Usage();
-switch (args[0])
+try
 {
-    case "optimize" when args.Length == 3:
-        using (new OnnxEngine(args[1], new OnnxSessionSettings { Threads = 2, OptimizedModelPath = args[2] })) { }
-        Console.WriteLine($"wrote {args[2]}");
-        return 0;
-    case "profile":
+    return Inspect(args);
+}
+catch (ArgumentException e)
+{
+    Console.Error.WriteLine($"error: {e.Message}");
+    return 2;
+}
+
+static int Inspect(string[] args)
+{
+    switch (args[0])
     {
-        int runs = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 200;
-        bool byNode = args.Length > 3 && args[3] == "nodes";
-        using SessionOptions options = Options();
-        options.EnableProfiling = true;
-        options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "ort-inspect");
-        using var session = new InferenceSession(args[1], options);
-        NamedOnnxValue[] input = RandomInput(session);
-        for (int i = 0; i < runs; i++) Run(session, input);
-        string trace = session.EndProfiling();
-        var micros = new Dictionary<string, (double Total, int Calls)>();
-        using (JsonDocument events = JsonDocument.Parse(File.ReadAllText(trace)))
+        case "optimize" when args.Length == 3:
+            using (new OnnxEngine(args[1], new OnnxSessionSettings { Threads = 2, OptimizedModelPath = args[2] })) { }
+            Console.WriteLine($"wrote {args[2]}");
+            return 0;
+        case "profile":
         {
-            foreach (JsonElement e in events.RootElement.EnumerateArray())
+            int runs = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 200;
+            bool byNode = args.Length > 3 && args[3] == "nodes";
+            using SessionOptions options = Options();
+            options.EnableProfiling = true;
+            options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "ort-inspect");
+            using var session = new InferenceSession(args[1], options);
+            NamedOnnxValue[] input = RandomInput(session);
+            for (int i = 0; i < runs; i++) Run(session, input);
+            (int measuredRuns, List<NodeTime> nodes) = NodeTimes(session.EndProfiling());
+            var groups = nodes.GroupBy(n => byNode ? $"{n.Op} {n.Name}" : n.Op)
+                .Select(g => (Key: g.Key, MicrosPerRun: g.Sum(n => n.MicrosPerRun), NodesPerRun: g.Count())).OrderByDescending(g => g.MicrosPerRun).ToList();
+            double all = groups.Sum(g => g.MicrosPerRun);
+            foreach ((string key, double microsPerRun, int nodesPerRun) in groups)
+                Console.WriteLine($"{key,-28} {100 * microsPerRun / all,5:F1} %  {microsPerRun / nodesPerRun,8:F1} us/call  {nodesPerRun * measuredRuns} calls");
+            return 0;
+        }
+        case "nodes" when args.Length >= 3:
+        {
+            int runs = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 200;
+            using SessionOptions options = SharedThreadPoolOptions();
+            options.EnableProfiling = true;
+            using var a = new InferenceSession(args[1], options);
+            using var b = new InferenceSession(args[2], options);
+            NamedOnnxValue[] inputA = RandomInput(a), inputB = RandomInput(b);
+            for (int i = 0; i < runs; i++)
             {
-                if (e.GetProperty("cat").GetString() != "Node" || !e.GetProperty("name").GetString()!.EndsWith("_kernel_time", StringComparison.Ordinal)) continue;
-                string op = e.GetProperty("args").GetProperty("op_name").GetString()!;
-                if (byNode) op = $"{op} {e.GetProperty("name").GetString()![..^"_kernel_time".Length]}";
-                (double total, int calls) = micros.GetValueOrDefault(op);
-                micros[op] = (total + e.GetProperty("dur").GetDouble(), calls + 1);
+                Run(a, inputA);
+                Run(b, inputB);
             }
+            object Times(InferenceSession session)
+            {
+                (int measuredRuns, List<NodeTime> nodes) = NodeTimes(session.EndProfiling());
+                return new { file = session == a ? args[1] : args[2], runs = measuredRuns, nodes = nodes.Select(n => new { name = n.Name, op = n.Op, us = n.MicrosPerRun }) };
+            }
+            Console.WriteLine(JsonSerializer.Serialize(new { a = Times(a), b = Times(b) }));
+            return 0;
         }
-        double all = micros.Values.Sum(v => v.Total);
-        foreach ((string op, (double total, int calls)) in micros.OrderByDescending(kv => kv.Value.Total))
-            Console.WriteLine($"{op,-28} {100 * total / all,5:F1} %  {total / calls,8:F1} us/call  {calls} calls");
-        File.Delete(trace);
-        return 0;
+        case "race" when args.Length >= 3:
+        {
+            int batch = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1;
+            double seconds = args.Length > 4 ? double.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 20;
+            using SessionOptions options = SharedThreadPoolOptions();
+            using var a = new InferenceSession(args[1], options);
+            using var b = new InferenceSession(args[2], options);
+            NamedOnnxValue[] inputA = RandomInput(a, batch), inputB = RandomInput(b, batch);
+            double Time(InferenceSession session, NamedOnnxValue[] input)
+            {
+                long start = System.Diagnostics.Stopwatch.GetTimestamp();
+                Run(session, input);
+                return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+            }
+            // Blocks of calls (about half a second each, after a few untimed calls) in turn A, B, B, A, A, B…: each block is
+            // in steady state (its model's weights in cache), and adjacent blocks see the same machine.
+            double Block(InferenceSession session, NamedOnnxValue[] input)
+            {
+                for (int i = 0; i < 3; i++) Time(session, input);
+                var times = new List<double>();
+                var blockClock = System.Diagnostics.Stopwatch.StartNew();
+                while (blockClock.Elapsed.TotalSeconds < 0.5 || times.Count < 5) times.Add(Time(session, input));
+                return Median(times);
+            }
+            var timesA = new List<double>();
+            var timesB = new List<double>();
+            var ratios = new List<double>();
+            var clock = System.Diagnostics.Stopwatch.StartNew();
+            while (clock.Elapsed.TotalSeconds < seconds || timesA.Count < 4)
+            {
+                bool aFirst = timesA.Count % 2 == 0;
+                double ta = aFirst ? Block(a, inputA) : 0, tb = Block(b, inputB);
+                if (!aFirst) ta = Block(a, inputA);
+                timesA.Add(ta);
+                timesB.Add(tb);
+                ratios.Add(ta / tb);
+            }
+            static double Median(List<double> values) { values.Sort(); return values[values.Count / 2]; }
+            double medianA = Median(timesA), medianB = Median(timesB);
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                batch, blockPairs = timesA.Count,
+                a = new { file = args[1], medianMs = medianA, imagesPerSecond = batch * 1000 / medianA },
+                b = new { file = args[2], medianMs = medianB, imagesPerSecond = batch * 1000 / medianB },
+                speedRatioBOverA = Median(ratios),
+            }));
+            return 0;
+        }
+        default:
+            return Usage();
     }
-    case "race" when args.Length >= 3:
-    {
-        int batch = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 1;
-        double seconds = args.Length > 4 ? double.Parse(args[4], System.Globalization.CultureInfo.InvariantCulture) : 20;
-        // One thread pool for both sessions: two per-session pools would spin against each other on two cores.
-        var environment = new EnvironmentCreationOptions { threadOptions = new OrtThreadingOptions { GlobalIntraOpNumThreads = 2, GlobalInterOpNumThreads = 1 } };
-        OrtEnv.CreateInstanceWithOptions(ref environment);
-        using SessionOptions options = Options();
-        options.DisablePerSessionThreads();
-        using var a = new InferenceSession(args[1], options);
-        using var b = new InferenceSession(args[2], options);
-        NamedOnnxValue[] inputA = RandomInput(a, batch), inputB = RandomInput(b, batch);
-        double Time(InferenceSession session, NamedOnnxValue[] input)
-        {
-            long start = System.Diagnostics.Stopwatch.GetTimestamp();
-            Run(session, input);
-            return System.Diagnostics.Stopwatch.GetElapsedTime(start).TotalMilliseconds;
-        }
-        // Blocks of calls (about half a second each, after a few untimed calls) in turn A, B, B, A, A, B…: each block is
-        // in steady state (its model's weights in cache), and adjacent blocks see the same machine.
-        double Block(InferenceSession session, NamedOnnxValue[] input)
-        {
-            for (int i = 0; i < 3; i++) Time(session, input);
-            var times = new List<double>();
-            var blockClock = System.Diagnostics.Stopwatch.StartNew();
-            while (blockClock.Elapsed.TotalSeconds < 0.5 || times.Count < 5) times.Add(Time(session, input));
-            return Median(times);
-        }
-        var timesA = new List<double>();
-        var timesB = new List<double>();
-        var ratios = new List<double>();
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        while (clock.Elapsed.TotalSeconds < seconds || timesA.Count < 4)
-        {
-            bool aFirst = timesA.Count % 2 == 0;
-            double ta = aFirst ? Block(a, inputA) : 0, tb = Block(b, inputB);
-            if (!aFirst) ta = Block(a, inputA);
-            timesA.Add(ta);
-            timesB.Add(tb);
-            ratios.Add(ta / tb);
-        }
-        static double Median(List<double> values) { values.Sort(); return values[values.Count / 2]; }
-        double medianA = Median(timesA), medianB = Median(timesB);
-        Console.WriteLine(JsonSerializer.Serialize(new
-        {
-            batch, blockPairs = timesA.Count,
-            a = new { file = args[1], medianMs = medianA, imagesPerSecond = batch * 1000 / medianA },
-            b = new { file = args[2], medianMs = medianB, imagesPerSecond = batch * 1000 / medianB },
-            speedRatioBOverA = Median(ratios),
-        }));
-        return 0;
-    }
-    default:
-        return Usage();
 }
 
 static int Usage()
 {
-    Console.Error.WriteLine("usage: OrtInspect optimize IN.onnx OUT.onnx | profile IN.onnx [RUNS] [nodes] | race A.onnx B.onnx [BATCH] [SECONDS]");
+    Console.Error.WriteLine("usage: OrtInspect optimize IN.onnx OUT.onnx | profile IN.onnx [RUNS] [nodes] | nodes A.onnx B.onnx [RUNS] | race A.onnx B.onnx [BATCH] [SECONDS]");
     return 2;
 }
 
@@ -119,6 +141,17 @@ static SessionOptions Options() => new()
     ExecutionMode = ExecutionMode.ORT_SEQUENTIAL,
     GraphOptimizationLevel = GraphOptimizationLevel.ORT_ENABLE_ALL,
 };
+
+// Options for sessions that share one global thread pool: two per-session pools would spin against each other on two
+// cores. Call once, before any session is created.
+static SessionOptions SharedThreadPoolOptions()
+{
+    var environment = new EnvironmentCreationOptions { threadOptions = new OrtThreadingOptions { GlobalIntraOpNumThreads = 2, GlobalInterOpNumThreads = 1 } };
+    OrtEnv.CreateInstanceWithOptions(ref environment);
+    SessionOptions options = Options();
+    options.DisablePerSessionThreads();
+    return options;
+}
 
 static NamedOnnxValue[] RandomInput(InferenceSession session, int batch = 1)
 {
@@ -134,3 +167,37 @@ static void Run(InferenceSession session, NamedOnnxValue[] input)
 {
     using IDisposableReadOnlyCollection<DisposableNamedOnnxValue> outputs = session.Run(input);
 }
+
+// Kernel microseconds per run of each node of a profiled session, leaving out its first runs (warm-up), and the number
+// of runs measured; the trace file is deleted.
+static (int Runs, List<NodeTime> Nodes) NodeTimes(string trace)
+{
+    const int warmUpRuns = 5;
+    var micros = new Dictionary<(string Name, string Op), double>();
+    int measuredRuns;
+    try
+    {
+        using JsonDocument events = JsonDocument.Parse(File.ReadAllText(trace));
+        var all = events.RootElement.EnumerateArray().ToList();
+        var runStarts = all.Where(e => e.GetProperty("cat").GetString() == "Session" && e.GetProperty("name").GetString() == "model_run")
+            .Select(e => e.GetProperty("ts").GetInt64()).Order().ToList();
+        if (runStarts.Count <= warmUpRuns) throw new ArgumentException($"Profile more than {warmUpRuns} runs (the first {warmUpRuns} are warm-up).");
+        long measuredFrom = runStarts[warmUpRuns];
+        measuredRuns = runStarts.Count - warmUpRuns;
+        foreach (JsonElement e in all)
+        {
+            string name = e.GetProperty("name").GetString()!;
+            if (e.GetProperty("cat").GetString() != "Node" || !name.EndsWith("_kernel_time", StringComparison.Ordinal)
+                || e.GetProperty("ts").GetInt64() < measuredFrom) continue;
+            var key = (name[..^"_kernel_time".Length], e.GetProperty("args").GetProperty("op_name").GetString()!);
+            micros[key] = micros.GetValueOrDefault(key) + e.GetProperty("dur").GetDouble();
+        }
+    }
+    finally
+    {
+        File.Delete(trace);
+    }
+    return (measuredRuns, micros.Select(kv => new NodeTime(kv.Key.Name, kv.Key.Op, kv.Value / measuredRuns)).ToList());
+}
+
+record NodeTime(string Name, string Op, double MicrosPerRun);
