@@ -17,7 +17,6 @@ import subprocess
 import sys
 
 import onnx
-from onnx import numpy_helper
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 INSPECT = os.path.join(ROOT, "benchmarks", "onnx", "OrtInspect", "bin", "Release", "net10.0", "OrtInspect.dll")

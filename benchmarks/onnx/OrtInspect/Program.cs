@@ -22,7 +22,7 @@ try
 {
     return Inspect(args);
 }
-catch (ArgumentException e)
+catch (Exception e) when (e is ArgumentException or FormatException or OnnxRuntimeException)
 {
     Console.Error.WriteLine($"error: {e.Message}");
     return 2;
@@ -67,12 +67,12 @@ static int Inspect(string[] args)
                 Run(a, inputA);
                 Run(b, inputB);
             }
-            object Times(InferenceSession session)
+            static object Times(InferenceSession session, string file)
             {
                 (int measuredRuns, List<NodeTime> nodes) = NodeTimes(session.EndProfiling());
-                return new { file = session == a ? args[1] : args[2], runs = measuredRuns, nodes = nodes.Select(n => new { name = n.Name, op = n.Op, us = n.MicrosPerRun }) };
+                return new { file, runs = measuredRuns, nodes = nodes.Select(n => new { name = n.Name, op = n.Op, us = n.MicrosPerRun }) };
             }
-            Console.WriteLine(JsonSerializer.Serialize(new { a = Times(a), b = Times(b) }));
+            Console.WriteLine(JsonSerializer.Serialize(new { a = Times(a, args[1]), b = Times(b, args[2]) }));
             return 0;
         }
         case "race" when args.Length >= 3:
