@@ -41,8 +41,7 @@ static int Inspect(string[] args)
             int runs = args.Length > 2 ? int.Parse(args[2], System.Globalization.CultureInfo.InvariantCulture) : 200;
             bool byNode = args.Length > 3 && args[3] == "nodes";
             using SessionOptions options = Options();
-            options.EnableProfiling = true;
-            options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "ort-inspect");
+            ProfileToTempFolder(options);
             using var session = new InferenceSession(args[1], options);
             NamedOnnxValue[] input = RandomInput(session);
             for (int i = 0; i < runs; i++) Run(session, input);
@@ -58,7 +57,7 @@ static int Inspect(string[] args)
         {
             int runs = args.Length > 3 ? int.Parse(args[3], System.Globalization.CultureInfo.InvariantCulture) : 200;
             using SessionOptions options = SharedThreadPoolOptions();
-            options.EnableProfiling = true;
+            ProfileToTempFolder(options);
             using var a = new InferenceSession(args[1], options);
             using var b = new InferenceSession(args[2], options);
             NamedOnnxValue[] inputA = RandomInput(a), inputB = RandomInput(b);
@@ -151,6 +150,15 @@ static SessionOptions SharedThreadPoolOptions()
     SessionOptions options = Options();
     options.DisablePerSessionThreads();
     return options;
+}
+
+// Turns on ONNX Runtime's profiler with its trace files in the temporary folder. The prefix takes effect only when set
+// before profiling is enabled; otherwise traces (also those of a failed run, which NodeTimes never deletes) land in the
+// working folder.
+static void ProfileToTempFolder(SessionOptions options)
+{
+    options.ProfileOutputPathPrefix = Path.Combine(Path.GetTempPath(), "ort-inspect");
+    options.EnableProfiling = true;
 }
 
 static NamedOnnxValue[] RandomInput(InferenceSession session, int batch = 1)
