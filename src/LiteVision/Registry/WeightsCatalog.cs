@@ -31,6 +31,19 @@ public static class WeightsCatalog
         },
     ];
 
+    /// <summary>The class names of a category list named by <see cref="PretrainedWeights.Categories"/> (e.g. <c>imagenet-1k</c>:
+    /// the 1,000 ImageNet-1k names torchvision ships), read from the library's embedded data.</summary>
+    /// <exception cref="KeyNotFoundException">No such list.</exception>
+    public static IReadOnlyList<string> ClassNames(string categories) => CategoryLists.GetOrAdd(categories, name =>
+    {
+        using Stream? stream = typeof(WeightsCatalog).Assembly.GetManifestResourceStream($"LiteVision.Registry.Data.{name}.txt")
+            ?? throw new KeyNotFoundException($"No class-name list '{name}' in the catalog.");
+        using var reader = new StreamReader(stream);
+        return reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    });
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, IReadOnlyList<string>> CategoryLists = new(StringComparer.Ordinal);
+
     /// <summary>The entries of <paramref name="model"/> (registry name, case-insensitive), in catalog order.</summary>
     public static IReadOnlyList<PretrainedWeights> For(string model) =>
         Entries.Where(e => string.Equals(e.Model, model, StringComparison.OrdinalIgnoreCase)).ToList();

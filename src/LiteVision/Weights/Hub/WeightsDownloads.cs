@@ -94,4 +94,38 @@ public static class WeightsDownloads
             if (File.Exists(partial)) File.Delete(partial);
         }
     }
+
+    /// <summary><c>$HF_HUB_CACHE</c> (default <c>$HF_HOME/hub</c>, <c>HF_HOME</c> defaulting to <c>$XDG_CACHE_HOME/huggingface</c>, then <c>~/.cache/huggingface</c>).</summary>
+    public static string HuggingFaceHubCache
+    {
+        get
+        {
+            string? hubCache = Environment.GetEnvironmentVariable("HF_HUB_CACHE");
+            if (!string.IsNullOrEmpty(hubCache)) return hubCache;
+            string? home = Environment.GetEnvironmentVariable("HF_HOME");
+            if (string.IsNullOrEmpty(home))
+            {
+                string? xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
+                string cache = string.IsNullOrEmpty(xdg) ? Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache") : xdg;
+                home = Path.Combine(cache, "huggingface");
+            }
+            return Path.Combine(home, "hub");
+        }
+    }
+
+    /// <summary>
+    /// The local path of the weights of Hugging Face repository <paramref name="repoId"/> (<c>org/name</c>) in the hub cache
+    /// layout (<c>models--org--name/snapshots/REV/</c>): <c>model.safetensors</c>, else <c>pytorch_model.bin</c>.
+    /// </summary>
+    /// <exception cref="WeightsDownloadException">Neither file is cached and the download failed.</exception>
+    public static string FetchHuggingFace(string repoId, DownloadOptions? options = null)
+    {
+        string snapshots = Path.Combine(HuggingFaceHubCache, "models--" + repoId.Replace("/", "--", StringComparison.Ordinal), "snapshots");
+        foreach (string name in (string[])["model.safetensors", "pytorch_model.bin"])
+        {
+            if (Directory.Exists(snapshots) && Directory.EnumerateFiles(snapshots, name, SearchOption.AllDirectories).FirstOrDefault() is { } cached)
+                return cached;
+        }
+        throw new WeightsDownloadException($"hf-hub:{repoId}: not in the Hugging Face cache {snapshots}.");
+    }
 }
