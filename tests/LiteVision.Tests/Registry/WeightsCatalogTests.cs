@@ -121,7 +121,9 @@ public sealed class WeightsCatalogTests
         Assert.Equal("ra4_e3600_r224_in1k", v1.Name);
         Assert.Equal("model.safetensors", v1.FileName);
         Assert.Equal(["timm-mobilenetv1"], v1.KeyAdapters);
-        Assert.Equal(v1 with { Model = "mobilenet_v1_100" }, Assert.Single(WeightsCatalog.For("mobilenet_v1_100")));
+        PretrainedWeights v1Named = Assert.Single(WeightsCatalog.For("mobilenet_v1_100"));
+        Assert.Equal((v1.Url, v1.Name, v1.Preprocessing.ResizeSize), (v1Named.Url, v1Named.Name, v1Named.Preprocessing.ResizeSize));
+        Assert.Equal(v1.KeyAdapters, v1Named.KeyAdapters);
         // timm: crop = input size, resize = floor(crop / crop_pct), bicubic.
         Assert.Equal((256, 224, Interpolation.Bicubic), (v1.Preprocessing.ResizeSize, v1.Preprocessing.CropSize, v1.Preprocessing.Interpolation));
         Assert.Equal([0.5f, 0.5f, 0.5f], v1.Preprocessing.Mean);
