@@ -9,6 +9,10 @@ Reads one JSON request on stdin and writes one JSON answer on stdout:
                                    "acc5": .., "params": .., "resize": .., "crop": .., "interpolation": "bilinear",
                                    "mean": [..], "std": [..], "categories": "imagenet-1k" | "other"}, ...]}}
 
+  Optional "timm_root": DIR (timm's source, ../shared/oracle/timm) and "timm": ["org/arch.tag", ...]
+      -> also {"timm": {"<repo>": {"params": .., "resize": floor(input / crop_pct), "crop": input, "interpolation": ..,
+                                   "mean": [..], "std": [..], "num_classes": .., "license": ..}}}
+
 Models are every registered torchvision classification model whose name is a prefix followed by nothing, a digit or
 an underscore and a size (so "resnet" takes resnet18 … resnet152 but not resnext50_32x4d or wide_resnet50_2).
 """
@@ -50,7 +54,35 @@ def main():
                 "categories": "imagenet-1k" if list(meta["categories"]) == imagenet else "other",
             })
         models[name] = rows
-    json.dump({"categories": imagenet, "models": models}, sys.stdout)
+    answer = {"categories": imagenet, "models": models}
+    if request.get("timm"):
+        answer["timm"] = describe_timm(request["timm_root"], request["timm"])
+    json.dump(answer, sys.stdout)
+
+
+def describe_timm(root, repos):
+    # timm's source is read-only where CI runs: no __pycache__.
+    sys.dont_write_bytecode = True
+    sys.path.insert(0, root)
+    import math
+    import timm
+
+    out = {}
+    for repo in repos:
+        model = timm.create_model(repo.split("/", 1)[1], pretrained=False)
+        cfg = model.pretrained_cfg
+        crop = cfg["input_size"][-1]
+        out[repo] = {
+            "params": sum(p.numel() for p in model.parameters()),
+            "resize": math.floor(crop / cfg["crop_pct"]),
+            "crop": crop,
+            "interpolation": cfg["interpolation"],
+            "mean": list(cfg["mean"]),
+            "std": list(cfg["std"]),
+            "num_classes": cfg["num_classes"],
+            "license": cfg.get("license"),
+        }
+    return out
 
 
 if __name__ == "__main__":

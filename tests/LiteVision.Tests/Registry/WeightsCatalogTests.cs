@@ -15,6 +15,15 @@ public sealed class WeightsCatalogTests
     private static readonly Lazy<JsonNode> Torchvision = new(() =>
         TorchvisionOracle.Run(new JsonObject { ["prefixes"] = new JsonArray([.. Families.Select(f => (JsonNode)f)]) }, "weights_oracle.py"));
 
+    private static readonly Lazy<JsonNode> Timm = new(() => TorchvisionOracle.Run(new JsonObject
+    {
+        ["prefixes"] = new JsonArray(),
+        ["timm_root"] = Path.GetFullPath(Repository.PathOf("..", "shared", "oracle", "timm")),
+        ["timm"] = new JsonArray([.. TimmEntries.Select(e => (JsonNode)e.Url["hf-hub:".Length..]).Distinct()]),
+    }, "weights_oracle.py")["timm"]!);
+
+    private static IEnumerable<PretrainedWeights> TimmEntries => WeightsCatalog.Entries.Where(e => e.Url.StartsWith("hf-hub:timm/", StringComparison.Ordinal));
+
     private static IEnumerable<PretrainedWeights> TorchvisionEntries =>
         WeightsCatalog.Entries.Where(e => e.Url.StartsWith("https://download.pytorch.org/models/", StringComparison.Ordinal));
 
@@ -64,7 +73,7 @@ public sealed class WeightsCatalogTests
 
     private static void Check<T>(List<string> problems, string id, string what, T ours, T theirs)
     {
-        if (!EqualityComparer<T>.Default.Equals(ours, theirs)) problems.Add($"{id}: {what} {ours}, torchvision {theirs}");
+        if (!EqualityComparer<T>.Default.Equals(ours, theirs)) problems.Add($"{id}: {what} {ours}, reference {theirs}");
     }
 
     [Fact]
@@ -131,5 +140,27 @@ public sealed class WeightsCatalogTests
         Assert.Equal((333, 299), (irv2.Preprocessing.ResizeSize, irv2.Preprocessing.CropSize));
         foreach (string model in (string[])["seresnet50", "resnetv2_50", "resnetv2_101"])
             Assert.StartsWith($"hf-hub:timm/{model}.", Assert.Single(WeightsCatalog.For(model)).Url, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void TimmRowsMatchTimmsPretrainedConfig()
+    {
+        var problems = new List<string>();
+        foreach (PretrainedWeights entry in TimmEntries)
+        {
+            JsonNode reference = Timm.Value[entry.Url["hf-hub:".Length..]]!;
+            string id = $"{entry.Model}.{entry.Name}";
+            Check(problems, id, "params", entry.Parameters, (long)reference["params"]!);
+            Check(problems, id, "resize", entry.Preprocessing.ResizeSize, (int)reference["resize"]!);
+            Check(problems, id, "crop", entry.Preprocessing.CropSize, (int)reference["crop"]!);
+            Check(problems, id, "interpolation", entry.Preprocessing.Interpolation.ToString().ToLowerInvariant(), (string)reference["interpolation"]!);
+            Check(problems, id, "mean", string.Join(' ', entry.Preprocessing.Mean), string.Join(' ', reference["mean"]!.AsArray().Select(v => (float)(double)v!)));
+            Check(problems, id, "std", string.Join(' ', entry.Preprocessing.Std), string.Join(' ', reference["std"]!.AsArray().Select(v => (float)(double)v!)));
+            Check(problems, id, "classes", entry.NumClasses, (int)reference["num_classes"]!);
+            Check(problems, id, "licence", entry.License, "Apache-2.0 (timm)");
+            Check(problems, id, "timm licence", (string?)reference["license"], "apache-2.0");
+        }
+        Assert.Equal(6, TimmEntries.Count());
+        Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
     }
 }
