@@ -54,11 +54,7 @@ public sealed class WeightsCatalogTests
             Check(problems, id, "acc5", entry.Acc5, (double)reference["acc5"]!);
             Check(problems, id, "params", entry.Parameters, (long)reference["params"]!);
             Check(problems, id, "default", entry.IsDefault, (bool)reference["default"]!);
-            Check(problems, id, "resize", entry.Preprocessing.ResizeSize, (int)reference["resize"]!);
-            Check(problems, id, "crop", entry.Preprocessing.CropSize, (int)reference["crop"]!);
-            Check(problems, id, "interpolation", entry.Preprocessing.Interpolation.ToString().ToLowerInvariant(), (string)reference["interpolation"]!);
-            Check(problems, id, "mean", string.Join(' ', entry.Preprocessing.Mean), string.Join(' ', reference["mean"]!.AsArray().Select(v => (float)(double)v!)));
-            Check(problems, id, "std", string.Join(' ', entry.Preprocessing.Std), string.Join(' ', reference["std"]!.AsArray().Select(v => (float)(double)v!)));
+            CheckPreprocessing(problems, id, entry.Preprocessing, reference);
             Check(problems, id, "categories", entry.Categories, (string)reference["categories"]!);
             Check(problems, id, "classes", entry.NumClasses, 1000);
             if (entry.HashPrefix is null || !entry.FileName.Contains($"-{entry.HashPrefix}.", StringComparison.Ordinal))
@@ -69,6 +65,16 @@ public sealed class WeightsCatalogTests
                 problems.Add($"{id}: GFLOPS, file size, recipe and licence are required");
         }
         Assert.True(problems.Count == 0, string.Join(Environment.NewLine, problems));
+    }
+
+    /// <summary>Resize, crop, interpolation, mean and std against a reference's <c>resize</c>, <c>crop</c>, … fields.</summary>
+    private static void CheckPreprocessing(List<string> problems, string id, PreprocessSettings ours, JsonNode reference)
+    {
+        Check(problems, id, "resize", ours.ResizeSize, (int)reference["resize"]!);
+        Check(problems, id, "crop", ours.CropSize, (int)reference["crop"]!);
+        Check(problems, id, "interpolation", ours.Interpolation.ToString().ToLowerInvariant(), (string)reference["interpolation"]!);
+        Check(problems, id, "mean", string.Join(' ', ours.Mean), string.Join(' ', reference["mean"]!.AsArray().Select(v => (float)(double)v!)));
+        Check(problems, id, "std", string.Join(' ', ours.Std), string.Join(' ', reference["std"]!.AsArray().Select(v => (float)(double)v!)));
     }
 
     private static void Check<T>(List<string> problems, string id, string what, T ours, T theirs)
@@ -151,11 +157,7 @@ public sealed class WeightsCatalogTests
             JsonNode reference = Timm.Value[entry.Url["hf-hub:".Length..]]!;
             string id = $"{entry.Model}.{entry.Name}";
             Check(problems, id, "params", entry.Parameters, (long)reference["params"]!);
-            Check(problems, id, "resize", entry.Preprocessing.ResizeSize, (int)reference["resize"]!);
-            Check(problems, id, "crop", entry.Preprocessing.CropSize, (int)reference["crop"]!);
-            Check(problems, id, "interpolation", entry.Preprocessing.Interpolation.ToString().ToLowerInvariant(), (string)reference["interpolation"]!);
-            Check(problems, id, "mean", string.Join(' ', entry.Preprocessing.Mean), string.Join(' ', reference["mean"]!.AsArray().Select(v => (float)(double)v!)));
-            Check(problems, id, "std", string.Join(' ', entry.Preprocessing.Std), string.Join(' ', reference["std"]!.AsArray().Select(v => (float)(double)v!)));
+            CheckPreprocessing(problems, id, entry.Preprocessing, reference);
             Check(problems, id, "classes", entry.NumClasses, (int)reference["num_classes"]!);
             Check(problems, id, "licence", entry.License, "Apache-2.0 (timm)");
             Check(problems, id, "timm licence", (string?)reference["license"], "apache-2.0");

@@ -91,8 +91,12 @@ internal static class HttpFileDownload
             throw new WeightsDownloadException($"{url}: {answer}.");
         }
 
-        bool resumed = existing > 0 && response.StatusCode == HttpStatusCode.PartialContent
-            && response.Content.Headers.ContentRange?.From == existing;
+        bool resumed = response.StatusCode == HttpStatusCode.PartialContent;
+        if (resumed && (existing == 0 || response.Content.Headers.ContentRange?.From != existing))
+        {
+            File.Delete(partial);
+            throw new TransientFailure("the server sent a part of the file that was not asked for; starting over");
+        }
         if (!resumed) existing = 0; // A 200 answer (the server ignores ranges) sends the whole file.
         long? length = response.Content.Headers.ContentLength;
         long? total = length is { } l ? existing + l : response.Content.Headers.ContentRange?.Length;
