@@ -96,12 +96,14 @@ public sealed class ModelInfo
 
     /// <summary>
     /// The card of this model built with <paramref name="options"/> and no trained weights: no class names, and the
-    /// preprocessing of the catalog's <c>DEFAULT</c> weights (<see cref="Imaging.PreprocessPresets.For"/>).
+    /// preprocessing of the catalog's <c>DEFAULT</c> weights (<see cref="Imaging.PreprocessPresets.For"/>) at the input size
+    /// of <paramref name="options"/> (<see cref="ModelCard.PreprocessingAt"/>).
     /// </summary>
     public ModelCard DefaultCard(ModelOptions? options = null)
     {
         options ??= ModelOptions.Default;
-        return new ModelCard { Architecture = Name, Options = options, Preprocessing = Imaging.PreprocessPresets.For(this, options) };
+        var card = new ModelCard { Architecture = Name, Options = options, Preprocessing = Imaging.PreprocessPresets.For(this, options) };
+        return card with { Preprocessing = card.PreprocessingAt(InputSizeFor(options)) };
     }
 
     /// <summary>The published weights of this model (<see cref="WeightsCatalog.For"/>), in catalog order.</summary>

@@ -51,16 +51,12 @@ public static class TrainingPresets
     {
         if (cropPadding is < 1) throw new ArgumentException($"--crop-padding must be at least 1 (got {cropPadding}).");
         bool crops = preset is AugmentationPreset.Basic or AugmentationPreset.Trivial;
-        List<IBatchTransform> transforms = crops && !split.IsSmall ? [new RandomResizedCrop(size)] : ResizeIfNeeded(split.Train, size);
+        List<IBatchTransform> transforms = crops && !split.IsSmall ? [new RandomResizedCrop(size)] : Resize.IfNeeded(split.Train, size);
         if (crops && split.IsSmall) transforms.Add(new PadRandomCrop(cropPadding ?? Math.Max(2, size / 8)));
         if (preset != AugmentationPreset.None) transforms.Add(new RandomHorizontalFlip());
         if (preset == AugmentationPreset.Trivial) transforms.Add(new TrivialAugmentWide());
         return transforms;
     }
-
-    /// <summary>A resize to <paramref name="size"/> when <paramref name="dataset"/>'s images have another size, else nothing.</summary>
-    public static List<IBatchTransform> ResizeIfNeeded(IImageDataset dataset, int size) =>
-        dataset.Height == size && dataset.Width == size ? [] : [new Resize(size)];
 
     /// <summary>
     /// The card of a model trained on <paramref name="split"/> at <paramref name="size"/>: the data's class names, an input
