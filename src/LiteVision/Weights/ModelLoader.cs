@@ -94,8 +94,7 @@ public static class ModelLoader
 
     /// <summary>
     /// The card that travels with <paramref name="weightsPath"/>: its safetensors metadata (<see cref="ModelCard.MetadataKey"/>),
-    /// else a <c>config.json</c> beside it; a <c>class_indices.json</c> beside it supplies class names the card lacks.
-    /// Null when neither card exists.
+    /// else a <c>config.json</c> beside it. Null when neither exists.
     /// </summary>
     /// <exception cref="InvalidDataException">A card exists but is malformed.</exception>
     public static ModelCard? ReadCard(string weightsPath)
@@ -107,10 +106,15 @@ public static class ModelLoader
         string directory = Path.GetDirectoryName(Path.GetFullPath(weightsPath))!;
         string config = Path.Combine(directory, ModelCard.ConfigFileName);
         if (card is null && File.Exists(config)) card = ModelCard.FromJson(File.ReadAllText(config), config);
-        string indices = Path.Combine(directory, "class_indices.json");
-        if (card is { ClassNames: null } && File.Exists(indices) && ClassLabels.Load(indices) is { } names && names.Count == card.NumClasses)
-            card = card with { ClassNames = names };
         return card;
+    }
+
+    /// <summary>The names in a <c>class_indices.json</c> beside <paramref name="weightsPath"/> (what training writes), when
+    /// there is one with <paramref name="classes"/> names.</summary>
+    public static IReadOnlyList<string>? LabelsBeside(string weightsPath, int classes)
+    {
+        string indices = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(weightsPath))!, "class_indices.json");
+        return File.Exists(indices) && ClassLabels.Load(indices) is { } names && names.Count == classes ? names : null;
     }
 
     /// <summary>Builds registered model <paramref name="model"/> and loads <paramref name="weights"/> (see the class summary).</summary>
@@ -155,7 +159,7 @@ public static class ModelLoader
             {
                 Architecture = info.Name,
                 Options = built,
-                ClassNames = transfer ? null : fileCard?.ClassNames,
+                ClassNames = transfer ? null : fileCard?.ClassNames ?? LabelsBeside(source.Path, built.NumClasses),
             };
             return new LoadedModel(model, card, source, result, cardFromWeights: fileCard is not null);
         }
