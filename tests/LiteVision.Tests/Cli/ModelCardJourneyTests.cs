@@ -113,4 +113,68 @@ public sealed class ModelCardJourneyTests
         Assert.Contains("IMAGENET1K_V2 (= DEFAULT)", error);
         Assert.Single(error.Trim().Split('\n'));
     }
+
+    [Fact]
+    public void Models_ListsEachModelsWeights_InTheTableAndAsJson()
+    {
+        var (code, output, error) = CliRunner.Run("models", "--family", "mobilenet_v3", "--format", "json");
+        Assert.True(code == 0, error);
+        using JsonDocument json = JsonDocument.Parse(output);
+        JsonElement large = json.RootElement.EnumerateArray().Single(m => m.GetProperty("name").GetString() == "mobilenet_v3_large");
+        JsonElement v2 = large.GetProperty("weights").EnumerateArray().Single(w => w.GetProperty("default").GetBoolean());
+        Assert.Equal("IMAGENET1K_V2", v2.GetProperty("name").GetString());
+        Assert.Equal("https://download.pytorch.org/models/mobilenet_v3_large-5c1a4163.pth", v2.GetProperty("url").GetString());
+        Assert.Equal((75.274, 92.566), (v2.GetProperty("acc1").GetDouble(), v2.GetProperty("acc5").GetDouble()));
+        Assert.Equal((232, 224, "bilinear"), (v2.GetProperty("resize").GetInt32(), v2.GetProperty("crop").GetInt32(), v2.GetProperty("interpolation").GetString()));
+
+        (code, output, _) = CliRunner.Run("models", "--family", "mobilenet_v3");
+        Assert.Equal(0, code);
+        Assert.Contains("IMAGENET1K_V2 (DEFAULT) 75.274 %, 21.1 MB", output);
+    }
+
+    [Fact]
+    public void ReadmeQuickStart_28PixelFashionMnist_PredictEvalExportAgreeWithoutFlags()
+    {
+        using var directory = new TempDirectory();
+        string run = directory.File("quickstart");
+        var (code, output, error) = CliRunner.Run("train", "shufflenet_v2_x0_5", "--small-input", "--data", "bundled", "--epochs", "1",
+            "--limit-train", "512", "--limit-test", "64", "--batch-size", "64", "--workers", "0", "--out", run);
+        Assert.True(code == 0, error + output);
+        string weights = Path.Combine(run, "best.safetensors");
+        ModelCard card = ModelLoader.ReadCard(weights)!;
+        Assert.True(card.Options.SmallInput);
+        Assert.Equal((28, 28), (card.Preprocessing.ResizeSize, card.Preprocessing.CropSize));
+        Assert.Equal(0.286f, card.Preprocessing.Mean[0], 4);
+        Assert.Equal(0.353f, card.Preprocessing.Std[0], 4);
+
+        // Five test images as the PNG files a user would have.
+        LiteVision.Data.DataSplit split = LiteVision.Data.DataSets.Load("bundled", 28, 0.2, 42, download: null);
+        var images = new List<string>();
+        var pixels = new byte[split.Test.Channels * 28 * 28];
+        for (int i = 0; i < 5; i++)
+        {
+            split.Test.ReadImage(i, pixels);
+            using var bitmap = new SKBitmap(28, 28);
+            for (int y = 0; y < 28; y++)
+                for (int x = 0; x < 28; x++)
+                {
+                    byte v = pixels[y * 28 + x];
+                    bitmap.SetPixel(x, y, new SKColor(v, v, v));
+                }
+            using SKData png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
+            images.Add(directory.File($"{i}-{split.Test.Classes[split.Test.GetLabel(i)].Replace('/', '-')}.png"));
+            File.WriteAllBytes(images[^1], png.ToArray());
+        }
+
+        // No --small-input, --resize, --crop, --mean, --std or --num-classes: the card says them all.
+        var torch = Predict(["shufflenet_v2_x0_5", "--weights", weights, .. images]);
+        Assert.All(torch, p => Assert.Contains(p.Label, split.Test.Classes));
+        double top1 = EvalTop1("shufflenet_v2_x0_5", "--weights", weights, "--data", "bundled", "--limit-test", "64");
+        (code, _, error) = CliRunner.Run("export", "shufflenet_v2_x0_5", "--weights", weights, "--out", Path.Combine(run, "model.onnx"));
+        Assert.True(code == 0, error);
+        var onnx = Predict([Path.Combine(run, "model.onnx"), .. images]);
+        Assert.Equal(torch.Select(p => p.Label), onnx.Select(p => p.Label));
+        foreach (var (t, o) in torch.Zip(onnx)) Assert.True(Math.Abs(t.Probability - o.Probability) < 1e-3, $"{t.Image}: {t.Probability} vs {o.Probability}");
+        Assert.Equal(top1, EvalTop1(Path.Combine(run, "model.onnx"), "--data", "bundled", "--limit-test", "64"), 6);
+    }
 }
