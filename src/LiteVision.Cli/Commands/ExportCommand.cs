@@ -51,7 +51,6 @@ internal static class ExportCommand
 
             string? weightsSpec = parsed.GetValue(weights);
             using LoadedModel loaded = ModelSource.Load(binder, parsed, weightsSpec, output);
-            if (weightsSpec is null) output.WriteLine("warning: no --weights given: the exported model has random (freshly initialised) weights.");
             ModelCard card = parsed.GetValue(labels) is { } labelFile ? loaded.Card with { ClassNames = ClassLabels.Load(labelFile) } : loaded.Card;
             int size = ModelSource.InputSize(parsed.GetValue(inputSize), card.Preprocessing.CropSize);
             string path = parsed.GetValue(outPath) ?? card.Architecture + ".onnx";
@@ -63,6 +62,8 @@ internal static class ExportCommand
             OnnxModel onnx = OnnxExporter.Export(loaded.Model, OnnxExportOptions.FromCard(card, size, version));
             if (batches is not null) onnx = OnnxQuantizer.Quantize(onnx, batches, bits);
             onnx.Save(path);
+            // After every check, so a refused export prints only its error line.
+            if (weightsSpec is null) output.WriteLine("warning: no --weights given: the exported model has random (freshly initialised) weights.");
             long bytes = new FileInfo(path).Length;
             output.WriteLine($"Wrote {path}: {card.Architecture}, opset {version}, input [batch, 3, {size}, {size}], " +
                 $"{onnx.Graph.Nodes.Count} nodes, {bytes / 1048576.0:0.0} MiB" +

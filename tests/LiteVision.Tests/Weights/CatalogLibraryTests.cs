@@ -74,6 +74,25 @@ public sealed class CatalogLibraryTests
     }
 
     [Fact]
+    public void CardQuirk_TransformInput_BuildsGoogLeNetWithIt_AndTheCardsAdaptersMustBeRegistered()
+    {
+        using var directory = new TempDirectory();
+        string path = directory.File("googlenet.safetensors");
+        using (var fresh = ModelZoo.Create("googlenet", new ModelOptions { NumClasses = 3 }))
+            LiteVision.Training.Trainer.SaveWeights(path, fresh, ModelZoo.Get("googlenet").DefaultCard(new ModelOptions { NumClasses = 3 }) with { TransformInput = true });
+        using (LoadedModel loaded = ModelLoader.Load("googlenet", weights: path))
+        {
+            Assert.True(((LiteVision.Models.GoogLeNet)loaded.Model).TransformsInput);
+            Assert.Equal(3, loaded.Model.NumClasses);
+            Assert.Null(loaded.Load!.Head);
+        }
+        using (var fresh = ModelZoo.Create("googlenet", new ModelOptions { NumClasses = 3 }))
+            LiteVision.Training.Trainer.SaveWeights(path, fresh, ModelZoo.Get("googlenet").DefaultCard(new ModelOptions { NumClasses = 3 }) with { KeyAdapters = ["no-such-adapter"] });
+        var error = Assert.Throws<KeyNotFoundException>(() => ModelLoader.Load("googlenet", weights: path));
+        Assert.Contains("densenet-legacy", error.Message);
+    }
+
+    [Fact]
     public void Card_RoundTripsThroughConfigJson_AndReadsATimmConfig()
     {
         var card = new ModelCard
