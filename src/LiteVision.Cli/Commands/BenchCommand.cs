@@ -5,6 +5,7 @@ using LiteVision.Export.Onnx;
 using LiteVision.Inference;
 using LiteVision.Models;
 using LiteVision.Registry;
+using LiteVision.Weights;
 using Spectre.Console;
 
 namespace LiteVision.Cli.Commands;
@@ -67,15 +68,16 @@ internal static class BenchCommand
             }
             else
             {
-                (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
-                int size = ModelSource.InputSize(parsed.GetValue(inputSize), info, options);
-                using ImageClassifier model = ModelSource.Create(info, options, parsed.GetValue(weights));
+                using LoadedModel loaded = ModelSource.Load(binder, parsed, parsed.GetValue(weights), output);
+                ImageClassifier model = loaded.Model;
+                ModelInfo info = ModelZoo.Get(loaded.Card.Architecture);
+                int size = ModelSource.InputSize(parsed.GetValue(inputSize), loaded.Card.Preprocessing.CropSize);
                 long macs = ModelSummary.Compute(model, info.Name, size).Macs;
                 using IInferenceEngine engine = engineName switch
                 {
                     Torch => new TorchEngine(model, ownsModel: false, MemoryFormat.IsChannelsLast(parsed.GetValue(memoryFormat)!), foldBatchNorm),
-                    Onnx => new OnnxEngine(OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size)).ToByteArray(), info.Name, onnxSettings),
-                    _ => new OnnxEngine(OnnxQuantizer.Quantize(OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size)),
+                    Onnx => new OnnxEngine(OnnxExporter.Export(model, OnnxExportOptions.FromCard(loaded.Card, size)).ToByteArray(), info.Name, onnxSettings),
+                    _ => new OnnxEngine(OnnxQuantizer.Quantize(OnnxExporter.Export(model, OnnxExportOptions.FromCard(loaded.Card, size)),
                         OnnxQuantizer.GeneratedCalibration(size)).ToByteArray(), info.Name, onnxSettings),
                 };
                 report = Measure(output, info.Name, engineName, engine, size, macs, batchSizes, settings, training ? model : null);

@@ -77,13 +77,9 @@ internal sealed class DataOptions
     /// <summary>What every unaugmented pass over <paramref name="dataset"/> does: resize to <paramref name="size"/> when needed, normalise with the split's statistics.</summary>
     public static LoaderOptions PlainLoaderOptions(DataSplit data, IImageDataset dataset, int size) => new()
     {
-        Transforms = ResizeIfNeeded(dataset, size),
+        Transforms = Resize.IfNeeded(dataset, size),
         Normalize = new Normalize(data.Mean, data.Std),
     };
-
-    /// <summary>A resize to <paramref name="size"/> when <paramref name="dataset"/>'s images have another size, else nothing.</summary>
-    public static List<IBatchTransform> ResizeIfNeeded(IImageDataset dataset, int size) =>
-        dataset.Height == size && dataset.Width == size ? [] : [new Resize(size)];
 
     public static void WriteLine(TextWriter output, string markup) => Console.Render(output, new Markup(markup + "\n"));
 }

@@ -5,6 +5,7 @@ using LiteVision.Inference;
 using LiteVision.Models;
 using LiteVision.Registry;
 using LiteVision.Training;
+using LiteVision.Weights;
 using Spectre.Console;
 
 namespace LiteVision.Cli.Commands;
@@ -16,7 +17,7 @@ internal static class EvalCommand
     {
         var binder = new ModelOptionsBinder();
         var data = new DataOptions();
-        Option<string?> weights = new("--weights") { Description = "Weights to evaluate (safetensors, e.g. <out>/best.safetensors); not for an .onnx file." };
+        Option<string?> weights = new("--weights") { Description = "Weights to evaluate (e.g. <out>/best.safetensors); not for an .onnx file. " + ModelSource.WeightsDescription };
         Option<string?> backend = new("--backend")
         {
             Description = $"Engine: {PredictCommand.Torch} (libtorch) or {PredictCommand.Onnx} (ONNX Runtime; the model is exported in memory). Default: {PredictCommand.Onnx} for an .onnx file (also INT8 ones from export --int8), else {PredictCommand.Torch}.",
@@ -55,25 +56,30 @@ internal static class EvalCommand
             else
             {
                 (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
-                if (weightsPath is null) throw new UsageException($"eval {info.Name} needs --weights FILE (or give an exported .onnx file instead of the name).");
-                if (!File.Exists(weightsPath)) throw new FileNotFoundException($"Weights '{weightsPath}' do not exist.", weightsPath);
-                split = data.Load(parsed, info.InputSizeFor(options), 42, output);
-                options = TrainCommand.WithDataClasses(parsed, binder, options, split);
-                int size = parsed.GetValue(data.ImageSize) ?? (split.IsSmall ? split.Test.Height : info.InputSizeFor(options));
-                using ImageClassifier model = info.Create(options);
-                TrainCommand.LoadWeights(model, weightsPath, strict: true);
+                if (weightsPath is null) throw new UsageException($"eval {info.Name} needs --weights (or give an exported .onnx file instead of the name).");
+                using LoadedModel loaded = ModelSource.Load(binder, parsed, weightsPath, output);
+                ModelCard card = loaded.Card;
+                // Weights that carry a card are evaluated as they were trained: its input size and normalisation.
+                split = data.Load(parsed, loaded.CardFromWeights ? card.Preprocessing.CropSize : info.InputSizeFor(options), 42, output);
+                if (loaded.CardFromWeights)
+                    split = split with { Mean = [.. card.Preprocessing.Mean.Select(v => (double)v)], Std = [.. card.Preprocessing.Std.Select(v => (double)v)] };
+                if (loaded.Model.NumClasses != split.Test.Classes.Count)
+                    throw new UsageException($"{weightsPath} has {loaded.Model.NumClasses} classes; the data has {split.Test.Classes.Count}.");
+                int size = parsed.GetValue(data.ImageSize)
+                    ?? (loaded.CardFromWeights ? card.Preprocessing.CropSize : split.IsSmall ? split.Test.Height : info.InputSizeFor(options));
                 modelName = info.Name;
                 if (engineName == PredictCommand.Torch)
                 {
-                    using var engine = new TorchEngine(model, ownsModel: false);   // channels-last, BatchNorm folded, as predict
+                    using var engine = new TorchEngine(loaded.Model, ownsModel: false);   // channels-last, BatchNorm folded, as predict
                     result = Evaluator.Run(engine, data.EvalLoader(parsed, split, size));
                 }
                 else
                 {
-                    OnnxModel onnx = OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size));
+                    OnnxModel onnx = OnnxExporter.Export(loaded.Model, OnnxExportOptions.FromCard(card, size));
                     using var engine = new OnnxEngine(onnx.ToByteArray(), info.Name);
                     result = Evaluator.Run(engine, data.EvalLoader(parsed, split, size));
                 }
+                weightsPath = loaded.Source!.Path;
             }
             string directory = parsed.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(weightsPath))!;
             Directory.CreateDirectory(directory);

@@ -1,74 +1,40 @@
 using System.CommandLine;
-using LiteVision.Export.Onnx;
-using LiteVision.Imaging;
-using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Weights;
 
 namespace LiteVision.Cli.Commands;
 
-/// <summary>Builds a registered model from the shared options, loading <c>--weights</c> (safetensors) when given.</summary>
+/// <summary>The shared <c>--weights</c> and <c>--input-size</c> options, and building a model through the library's one
+/// weight-loading path (<see cref="ModelLoader"/>).</summary>
 internal static class ModelSource
 {
-    public static Option<string?> CreateWeightsOption() => new("--weights") { Description = "Weights to load (safetensors state_dict with torchvision keys)." };
+    /// <summary>What <c>--weights</c> means in every command.</summary>
+    public const string WeightsDescription = "Weights: a file (torch.save .pth/.pt, zip or legacy, or .safetensors; detected by content), an http(s) URL, " +
+        "a catalog entry of the model (DEFAULT, IMAGENET1K_V1, …; see `litevision models`) or hf-hub:org/repo. The card that travels with them " +
+        "(safetensors metadata or config.json beside the file) supplies classes, labels and preprocessing.";
 
-    public static Option<int?> CreateInputSizeOption() => new("--input-size") { Description = "Square input resolution (default: the model's)." };
+    public static Option<string?> CreateWeightsOption() => new("--weights") { Description = WeightsDescription };
 
-    /// <summary>Creates the model and loads the weights strictly; the caller owns the model.</summary>
-    public static ImageClassifier Create(ModelInfo info, ModelOptions options, string? weights)
+    public static Option<int?> CreateInputSizeOption() => new("--input-size") { Description = "Square input resolution (default: the weights' card's, else the model's)." };
+
+    /// <summary>
+    /// Builds the model of <paramref name="binder"/>'s options with <paramref name="weights"/> (null: fresh weights); an
+    /// explicit <c>--num-classes</c> that differs from the weights' re-initialises the head, which one line on
+    /// <paramref name="notes"/> says. The caller owns (disposes) the result.
+    /// </summary>
+    public static LoadedModel Load(ModelOptionsBinder binder, ParseResult parsed, string? weights, TextWriter notes)
     {
-        ImageClassifier model = info.Create(options);
-        if (weights is null) return model;
-        try
-        {
-            if (!File.Exists(weights)) throw new FileNotFoundException($"Weights file '{weights}' not found.");
-            Dictionary<string, TorchSharp.torch.Tensor> state = Safetensors.Read(weights);
-            try
-            {
-                StateDictLoader.Load(model, state);
-            }
-            finally
-            {
-                foreach (var tensor in state.Values) tensor.Dispose();
-            }
-            return model;
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        (Registry.ModelInfo info, Registry.ModelOptions options) = binder.Bind(parsed);
+        int? classes = parsed.GetResult(binder.NumClasses) is { Implicit: false } ? options.NumClasses : null;
+        LoadedModel loaded = ModelLoader.Load(info, options, weights, classes);
+        if (loaded.Load?.Head is not null) notes.WriteLine(loaded.Load.Summary);
+        return loaded;
     }
 
-    /// <summary>The input size: the option, else the model's; validated.</summary>
-    public static int InputSize(int? requested, ModelInfo info, ModelOptions options)
+    /// <summary>The input size: the option, else <paramref name="fallback"/>; validated.</summary>
+    public static int InputSize(int? requested, int fallback)
     {
-        int size = requested ?? info.InputSizeFor(options);
+        int size = requested ?? fallback;
         if (size is < 8 or > 2048) throw new UsageException($"--input-size must be in [8, 2048] (got {size}).");
         return size;
     }
-
-    /// <summary>Export options for <paramref name="info"/> at input <paramref name="size"/>, with the preprocessing of the
-    /// model's preset (<see cref="PreprocessPresets"/>) in the metadata: its resize and filter when the size is the
-    /// preset's crop, else <c>size · 256 / 224</c>; its mean/std.</summary>
-    public static OnnxExportOptions ExportOptions(ModelInfo info, ModelOptions options, int size, int opset = OnnxExportOptions.MaxOpset,
-        IReadOnlyList<string>? labels = null) =>
-        ExportOptions(info, Preprocessing(info, options, size), opset, labels);
-
-    /// <summary>The model's preset (<see cref="PreprocessPresets"/>) for input <paramref name="size"/>: the preset itself
-    /// when the size is its crop, else <c>size · 256 / 224</c> bilinear with the preset's mean/std.</summary>
-    public static PreprocessSettings Preprocessing(ModelInfo info, ModelOptions options, int size)
-    {
-        PreprocessSettings preset = PreprocessPresets.For(info, options);
-        return preset.CropSize == size ? preset : PreprocessSettings.ForCrop(size) with { Mean = preset.Mean, Std = preset.Std };
-    }
-
-    /// <summary>Export options for <paramref name="info"/> whose input and metadata are <paramref name="preprocessing"/>'s.</summary>
-    public static OnnxExportOptions ExportOptions(ModelInfo info, PreprocessSettings preprocessing, int opset = OnnxExportOptions.MaxOpset,
-        IReadOnlyList<string>? labels = null) =>
-        new()
-        {
-            ModelName = info.Name, Input = preprocessing.Input, Opset = opset, Labels = labels,
-            ResizeSize = preprocessing.ResizeSize, Interpolation = preprocessing.Interpolation,
-        };
 }

@@ -22,9 +22,9 @@ internal static class PredictCommand
         var binder = new ModelOptionsBinder();
         binder.Model.Description = "Registered model name (with --weights), or an exported .onnx file (run on ONNX Runtime, preprocessing from its metadata).";
         Argument<string[]> images = new("images") { Description = "Image files (JPEG, PNG, BMP, WebP) or folders of them.", Arity = ArgumentArity.OneOrMore };
-        Option<string?> weights = new("--weights") { Description = "Checkpoint for a model name: torch.save .pth/.pt (zip or legacy) or .safetensors." };
+        Option<string?> weights = ModelSource.CreateWeightsOption();
         Option<string?> backend = new("--backend") { Description = $"Engine: {Torch} (libtorch) or {Onnx} (ONNX Runtime; the model is exported in memory). Default: {Onnx} for an .onnx file, else {Torch}." };
-        Option<string?> classes = new("--classes") { Description = "Class names: class_indices.json ({\"0\": \"daisy\", …}), a JSON array, or labels.txt (one per line)." };
+        Option<string?> classes = new("--classes") { Description = "Class names (default: the weights' card, class_indices.json beside them, or the catalog's): class_indices.json ({\"0\": \"daisy\", …}), a JSON array, or labels.txt (one per line)." };
         Option<int> topK = new("--topk") { Description = "Classes to show per image.", DefaultValueFactory = _ => 5 };
         Option<int?> resize = new("--resize") { Description = "Shorter side after resizing (default: the model's preset or the ONNX metadata)." };
         Option<int?> crop = new("--crop") { Description = "Center-crop size (default: the model's preset; an .onnx file's input size)." };
@@ -113,31 +113,20 @@ internal static class PredictCommand
         }
     }
 
-    /// <summary>A registered model with a checkpoint, on libtorch or (exported in memory at the crop size) ONNX Runtime.</summary>
-    private static Predictor OpenModel(ModelOptionsBinder binder, ParseResult parsed, string engineName, string? weightsPath,
+    /// <summary>A registered model with weights, on libtorch or (exported in memory at the crop size) ONNX Runtime;
+    /// preprocessing and labels from the weights' card, options override them.</summary>
+    private static Predictor OpenModel(ModelOptionsBinder binder, ParseResult parsed, string engineName, string? weightsSpec,
         IReadOnlyList<string>? labels, int batch, Func<PreprocessSettings, PreprocessSettings> configure, TextWriter error)
     {
-        (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
-        if (weightsPath is null) throw new UsageException($"predict {info.Name} needs --weights FILE (or give an exported .onnx file instead of the name).");
-        PreprocessSettings settings = configure(PreprocessPresets.For(info, options));
-        bool classesGiven = parsed.GetResult(binder.NumClasses) is { Implicit: false };
-        if (!classesGiven && CheckpointClasses(info, options, weightsPath) is { } fileClasses && fileClasses != options.NumClasses)
-            options = options with { NumClasses = (int)fileClasses };
-        ImageClassifier model = info.Create(options);
-        try
-        {
-            WeightLoadResult loaded = model.LoadWeights(weightsPath, strict: true, keepHeadOnClassMismatch: classesGiven, StateDictAdapters.For(info.Family));
-            if (loaded.Head is not null) error.WriteLine(loaded.Summary);
-            if (engineName == Torch) return Predictor.FromModel(model, settings, labels, batch, ownsModel: true);
-        }
-        catch
-        {
-            model.Dispose();
-            throw;
-        }
+        if (weightsSpec is null)
+            throw new UsageException($"predict {parsed.GetValue(binder.Model)} needs --weights (a file, URL, catalog entry such as DEFAULT, or hf-hub:org/repo), or give an exported .onnx file instead of the name.");
+        LoadedModel loaded = ModelSource.Load(binder, parsed, weightsSpec, error);
+        PreprocessSettings settings = configure(loaded.Card.Preprocessing);
+        labels ??= loaded.Card.ClassNames;
+        if (engineName == Torch) return Predictor.FromLoaded(loaded, batch, settings, labels);
         OnnxModel onnx;
-        using (model) onnx = OnnxExporter.Export(model, ModelSource.ExportOptions(info, settings));
-        return new Predictor(new OnnxEngine(onnx.ToByteArray(), info.Name), settings, labels, batch);
+        using (loaded) onnx = OnnxExporter.Export(loaded.Model, OnnxExportOptions.FromCard(loaded.Card with { Preprocessing = settings, ClassNames = labels }));
+        return new Predictor(new OnnxEngine(onnx.ToByteArray(), loaded.Card.Architecture), settings, labels, batch);
     }
 
     private static IReadOnlyList<ImagePrediction> Run(Predictor predictor, List<string> files, int k, TextWriter error)
@@ -151,16 +140,6 @@ internal static class PredictCommand
             result = predictor.PredictFiles(files, k, done => task.Increment(done));
         });
         return result;
-    }
-
-    /// <summary>The class count of the checkpoint's head, read from the file (null when the head is not found there).</summary>
-    private static long? CheckpointClasses(ModelInfo info, ModelOptions options, string path)
-    {
-        using var scope = NewDisposeScope();
-        (_, Dictionary<string, Tensor> raw) = CheckpointFile.Read(path);
-        IReadOnlyDictionary<string, Tensor> source = StateDictAdapters.Apply(raw, StateDictAdapters.For(info.Family));
-        using ImageClassifier probe = info.Create(options with { NumClasses = 1000 });
-        return ModelWeights.FindHead(probe) is { } head && source.TryGetValue(head.Name + ".weight", out Tensor? weight) ? weight.shape[0] : null;
     }
 
     private static List<string> ExpandImages(IEnumerable<string> arguments)

@@ -32,7 +32,7 @@ internal static class TrainCommand
         Option<double> erase = new("--erase") { Description = "Random-erasing probability.", DefaultValueFactory = _ => 0 };
         Option<double> mixup = new("--mixup") { Description = "Mixup α (0 = off).", DefaultValueFactory = _ => 0 };
         Option<double> cutmix = new("--cutmix") { Description = "CutMix α (0 = off).", DefaultValueFactory = _ => 0 };
-        Option<string?> weights = new("--weights") { Description = "Start from these weights (safetensors); mis-shaped classifier tensors are skipped." };
+        Option<string?> weights = new("--weights") { Description = "Start from these weights (fine-tuning). " + ModelSource.WeightsDescription + " A classifier of another class count is re-initialised; any other mismatch is an error." };
         Option<string> outDir = new("--out") { Description = "Output folder for checkpoints, metrics.csv, plots and class_indices.json.", DefaultValueFactory = _ => "runs/train" };
         Option<bool> resume = new("--resume") { Description = "Continue exactly from <out>/checkpoint.safetensors." };
         Option<string> memoryFormat = MemoryFormat.CreateOption();
@@ -60,8 +60,8 @@ internal static class TrainCommand
             {
                 Epochs = parsed.GetValue(epochs),
                 Optimizer = kind,
-                LearningRate = parsed.GetValue(lr) ?? (kind == OptimizerKind.Sgd ? 0.1 * batch / 256 : 2e-3),
-                WeightDecay = parsed.GetValue(weightDecay) ?? (kind == OptimizerKind.Sgd ? 5e-5 : 0.05),
+                LearningRate = parsed.GetValue(lr) ?? TrainingPresets.LearningRate(kind, batch),
+                WeightDecay = parsed.GetValue(weightDecay) ?? TrainingPresets.WeightDecay(kind),
                 Momentum = parsed.GetValue(momentum),
                 WarmupEpochs = Math.Min(parsed.GetValue(warmup), parsed.GetValue(epochs)),
                 LabelSmoothing = parsed.GetValue(smoothing),
@@ -78,7 +78,7 @@ internal static class TrainCommand
                 DropLast = split.Train.Count >= batch,
                 Seed = seedValue,
                 Workers = parsed.GetValue(data.Workers),
-                Transforms = TrainTransforms(parsed.GetValue(augment)!, split, size, parsed.GetValue(cropPadding)),
+                Transforms = TrainingPresets.TrainTransforms(TrainingPresets.ParseAugmentation(parsed.GetValue(augment)!), split, size, parsed.GetValue(cropPadding)),
                 Normalize = new Normalize(split.Mean, split.Std),
                 PostTransforms = parsed.GetValue(erase) is > 0 and var p ? [new RandomErasing(p)] : [],
                 Mixer = parsed.GetValue(mixup) > 0 || parsed.GetValue(cutmix) > 0 ? new MixupCutmix(parsed.GetValue(mixup), parsed.GetValue(cutmix)) : null,
@@ -87,9 +87,16 @@ internal static class TrainCommand
             string outputDirectory = parsed.GetValue(outDir)!;
 
             manual_seed(seedValue);
-            using ImageClassifier model = info.Create(options);
-            if (parsed.GetValue(weights) is { } weightsFile) LoadInitialWeights(model, weightsFile, output);
-            using var trainer = new Trainer(model, recipe, trainLoader, validation, outputDirectory, () => info.Create(options));
+            string? weightsSpec = parsed.GetValue(weights);
+            // Fine-tuning: the data's classes; a head of another size is re-initialised, any other mismatch is an error.
+            using LoadedModel loaded = ModelLoader.Load(info, options, weightsSpec, numClasses: options.NumClasses);
+            if (loaded.Load is { } load) output.WriteLine($"--weights {weightsSpec}: {load.Summary}");
+            ImageClassifier model = loaded.Model;
+            ModelOptions built = loaded.Card.Options;
+            using var trainer = new Trainer(model, recipe, trainLoader, validation, outputDirectory, () => info.Create(built))
+            {
+                Card = TrainingPresets.TrainedCard(info, built, split, size, recipe.Epochs, weightsSpec),
+            };
             if (parsed.GetValue(resume))
             {
                 trainer.LoadCheckpoint(Path.Combine(outputDirectory, Trainer.CheckpointFile));
@@ -134,43 +141,6 @@ internal static class TrainCommand
         if (given && options.NumClasses != classes)
             throw new UsageException($"--num-classes {options.NumClasses} does not match the data's {classes} classes.");
         return options with { NumClasses = classes };
-    }
-
-    private static IReadOnlyList<IBatchTransform> TrainTransforms(string augment, DataSplit split, int size, int? cropPadding)
-    {
-        if (cropPadding is < 1) throw new UsageException($"--crop-padding must be at least 1 (got {cropPadding}).");
-        string mode = augment.ToLowerInvariant();
-        if (mode is not ("none" or "flip" or "basic" or "trivial")) throw new UsageException($"--augment must be none, flip, basic or trivial (got '{augment}').");
-        bool crops = mode is "basic" or "trivial";
-        // Large images get their size from the random-resized crop; small ones (and no crop at all) from a plain resize.
-        List<IBatchTransform> transforms = crops && !split.IsSmall ? [new RandomResizedCrop(size)] : DataOptions.ResizeIfNeeded(split.Train, size);
-        if (crops && split.IsSmall) transforms.Add(new PadRandomCrop(cropPadding ?? Math.Max(2, size / 8)));
-        if (mode != "none") transforms.Add(new RandomHorizontalFlip());
-        if (mode == "trivial") transforms.Add(new TrivialAugmentWide());
-        return transforms;
-    }
-
-    private static void LoadInitialWeights(ImageClassifier model, string path, TextWriter output)
-    {
-        LoadReport report = LoadWeights(model, path, strict: false);
-        if (report.Missing.Count > 0 || report.Unexpected.Count > 0)
-            throw new UsageException($"{path} does not fit the model: {report.Describe()}");
-        if (report.ShapeMismatches.Count > 0)
-            output.WriteLine($"--weights: {report.ShapeMismatches.Count} mis-shaped tensors left at their initial values ({string.Join(", ", report.ShapeMismatches.Select(m => m.Key))})");
-    }
-
-    /// <summary>Loads a safetensors file into <paramref name="model"/> by key and frees the file's tensors.</summary>
-    internal static LoadReport LoadWeights(ImageClassifier model, string path, bool strict)
-    {
-        Dictionary<string, Tensor> tensors = Safetensors.Read(path);
-        try
-        {
-            return StateDictLoader.Load(model, tensors, strict);
-        }
-        finally
-        {
-            foreach (Tensor t in tensors.Values) t.Dispose();
-        }
     }
 
     private static TrainingOutcome RunWithProgress(Trainer trainer, TextWriter output, int epochs, CancellationToken cancellation)

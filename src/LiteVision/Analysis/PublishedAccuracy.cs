@@ -49,6 +49,10 @@ public static class PublishedAccuracy
         ["seresnet50"] = new(77.63, "Hu et al. 2018, Table 2 (SE-ResNet-50, 22.37% top-1 error)"),
     };
 
-    /// <summary>The published top-1 of <paramref name="model"/>, or null when none is known.</summary>
-    public static PublishedTop1? Find(string model) => Table.GetValueOrDefault(model);
+    /// <summary>The published top-1 of <paramref name="model"/>: its catalog entry <c>IMAGENET1K_V1</c>'s (the weights the
+    /// papers' numbers compare with), else this table's row for models without catalog weights; null when none is known.</summary>
+    public static PublishedTop1? Find(string model) =>
+        Registry.WeightsCatalog.For(model).FirstOrDefault(e => e.Name == "IMAGENET1K_V1" && e.Acc1 is not null) is { } entry
+            ? new PublishedTop1(entry.Acc1!.Value, Torchvision)
+            : Table.GetValueOrDefault(model);
 }

@@ -33,9 +33,12 @@ public static class PreprocessPresets
         ["googlenet"] = P(256, 224), ["inception_v3"] = P(342, 299),
     };
 
-    /// <summary>The defaults for <paramref name="model"/> built with <paramref name="options"/>.</summary>
+    /// <summary>The defaults for <paramref name="model"/> built with <paramref name="options"/>: the preprocessing of the
+    /// catalog's <c>DEFAULT</c> weights when the model has catalog weights, else this table's row.</summary>
     public static PreprocessSettings For(ModelInfo model, ModelOptions? options = null)
     {
+        if (options?.ResolutionMultiplier is null && WeightsCatalog.For(model.Name).FirstOrDefault(e => e.IsDefault) is { } catalog)
+            return catalog.Preprocessing;
         if (ByModel.TryGetValue(model.Name, out PreprocessSettings? known) && options?.ResolutionMultiplier is null) return known;
         return PreprocessSettings.ForCrop(model.InputSizeFor(options ?? ModelOptions.Default));
     }

@@ -1,5 +1,6 @@
 using LiteVision.Imaging;
 using LiteVision.Models;
+using LiteVision.Registry;
 
 namespace LiteVision.Inference;
 
@@ -71,6 +72,29 @@ public sealed class Predictor : IDisposable
     public static Predictor FromModel(ImageClassifier model, PreprocessSettings preprocessing, IReadOnlyList<string>? labels = null,
         int batchSize = 32, bool ownsModel = false, bool channelsLast = true) =>
         new(new TorchEngine(model, ownsModel, channelsLast), preprocessing, labels, batchSize);
+
+    /// <summary>Registered model <paramref name="model"/> with <paramref name="weights"/> (a file, URL, catalog entry such as
+    /// <c>DEFAULT</c>, or <c>hf-hub:org/repo</c>; <see cref="Weights.ModelLoader"/>) on libtorch; labels and preprocessing
+    /// from the weights' card.</summary>
+    public static Predictor FromPretrained(string model, string weights, int batchSize = 32, Weights.Hub.DownloadOptions? download = null) =>
+        FromLoaded(Weights.ModelLoader.Load(model, weights: weights, download: download), batchSize);
+
+    /// <summary>A checkpoint that carries its card (e.g. <c>best.safetensors</c> written by training) on libtorch: model,
+    /// labels and preprocessing from the card.</summary>
+    public static Predictor FromCheckpoint(string path, int batchSize = 32) => FromLoaded(Weights.ModelLoader.FromCheckpoint(path), batchSize);
+
+    /// <summary>A loaded model on libtorch; the predictor takes the model over. <paramref name="preprocessing"/> and
+    /// <paramref name="labels"/> replace the card's.</summary>
+    public static Predictor FromLoaded(Weights.LoadedModel loaded, int batchSize = 32, PreprocessSettings? preprocessing = null, IReadOnlyList<string>? labels = null)
+    {
+        using (loaded)
+        {
+            ModelCard card = loaded.Card;
+            var predictor = new Predictor(new TorchEngine(loaded.Model, ownsModel: true), preprocessing ?? card.Preprocessing, labels ?? card.ClassNames, batchSize);
+            loaded.Release();
+            return predictor;
+        }
+    }
 
     /// <summary>The engine.</summary>
     public IInferenceEngine Engine => _engine;

@@ -88,8 +88,26 @@ public sealed class ModelInfo
     {
         options ??= ModelOptions.Default;
         Validate(options);
-        lock (ModelZoo.DeviceLock) return _factory(options);
+        ImageClassifier model;
+        lock (ModelZoo.DeviceLock) model = _factory(options);
+        model.Card = DefaultCard(options);
+        return model;
     }
+
+    /// <summary>
+    /// The card of this model built with <paramref name="options"/> and no trained weights: no class names, and the
+    /// preprocessing of the catalog's <c>DEFAULT</c> weights (<see cref="Imaging.PreprocessPresets.For"/>) at the input size
+    /// of <paramref name="options"/> (<see cref="ModelCard.PreprocessingAt"/>).
+    /// </summary>
+    public ModelCard DefaultCard(ModelOptions? options = null)
+    {
+        options ??= ModelOptions.Default;
+        var card = new ModelCard { Architecture = Name, Options = options, Preprocessing = Imaging.PreprocessPresets.For(this, options) };
+        return card with { Preprocessing = card.PreprocessingAt(InputSizeFor(options)) };
+    }
+
+    /// <summary>The published weights of this model (<see cref="WeightsCatalog.For"/>), in catalog order.</summary>
+    public IReadOnlyList<PretrainedWeights> Weights => WeightsCatalog.For(Name);
 
     /// <summary>Counts parameters for <paramref name="options"/> by building the model on the meta device (no memory, no init cost).</summary>
     public long CountParameters(ModelOptions options) => OnMeta(options, model => model.parameters().Sum(p => p.numel()));
@@ -140,6 +158,8 @@ public sealed class ModelInfo
 
     private void Validate(ModelOptions options)
     {
+        if (options.Weights is not null)
+            throw new ArgumentException($"Options name weights ('{options.Weights}'): load them with LiteVision.Weights.ModelLoader.Load({Name}, options); Create builds fresh weights.", nameof(options));
         if (options.NumClasses < 1)
             throw new ArgumentException($"NumClasses must be at least 1 (got {options.NumClasses}).", nameof(options));
         Require(ModelOptionKinds.WidthMultiplier, options.WidthMultiplier, "width multiplier", v => v is > 0 and <= 8, "in (0, 8]");

@@ -36,4 +36,9 @@ public sealed record ModelOptions
 
     /// <summary>MobileNetV1: resolution multiplier ρ, scaling the default input size (224 → 192, 160, 128).</summary>
     public double? ResolutionMultiplier { get; init; }
+
+    /// <summary>Weights to load when the model is made by <c>LiteVision.Weights.ModelLoader.Load</c>: a file, an
+    /// <c>http(s)://</c> URL, a catalog entry name (<c>DEFAULT</c>, <c>IMAGENET1K_V1</c>, …) or <c>hf-hub:org/repo</c>;
+    /// null: fresh weights. <see cref="ModelInfo.Create"/> builds fresh weights only and refuses options that name weights.</summary>
+    public string? Weights { get; init; }
 }

@@ -69,4 +69,8 @@ public sealed record PretrainedWeights
 
     /// <summary>The licence the weights are published under.</summary>
     public string? License { get; init; }
+
+    /// <summary>GoogLeNet: the file needs torchvision's <c>transform_input=True</c> (the ported weights expect the model to
+    /// re-normalise ImageNet-normalised input itself).</summary>
+    public bool TransformInput { get; init; }
 }

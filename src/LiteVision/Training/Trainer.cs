@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using LiteVision.Data;
+using LiteVision.Registry;
 using LiteVision.Weights;
 using static TorchSharp.torch;
 
@@ -94,6 +95,10 @@ public sealed class Trainer : IDisposable
             ImageFolder.WriteClassIndices(Path.Combine(outputDirectory, "class_indices.json"), train.Dataset.Classes);
         }
     }
+
+    /// <summary>The card written with every checkpoint (safetensors metadata, and <c>config.json</c> in the output folder), so
+    /// the weights say how to use them (<see cref="TrainingPresets.TrainedCard"/>); null: none.</summary>
+    public ModelCard? Card { get; init; }
 
     /// <summary>Where files go (null: nowhere).</summary>
     public string? OutputDirectory { get; }
@@ -207,15 +212,31 @@ public sealed class Trainer : IDisposable
         if (OutputDirectory is not null)
         {
             WriteCsv(Path.Combine(OutputDirectory, "metrics.csv"), _history);
-            SaveWeights(Path.Combine(OutputDirectory, "last.safetensors"), EvaluatedModel);
-            if (best) SaveWeights(Path.Combine(OutputDirectory, "best.safetensors"), EvaluatedModel);
+            SaveWeights(Path.Combine(OutputDirectory, "last.safetensors"), EvaluatedModel, Card);
+            if (best) SaveWeights(Path.Combine(OutputDirectory, "best.safetensors"), EvaluatedModel, Card);
             SaveCheckpoint(Path.Combine(OutputDirectory, CheckpointFile));
         }
         EpochCompleted?.Invoke(metrics);
     }
 
-    /// <summary>Writes the weights (parameters and buffers) of <paramref name="model"/> as safetensors, atomically.</summary>
-    public static void SaveWeights(string path, nn.Module model) => Safetensors.Write(path, model.state_dict());
+    /// <summary>Writes the weights (parameters and buffers) of <paramref name="model"/> as safetensors, atomically; with a
+    /// <paramref name="card"/>, the card goes into the file's metadata and into <c>config.json</c> beside it.</summary>
+    public static void SaveWeights(string path, nn.Module model, ModelCard? card = null)
+    {
+        Safetensors.Write(path, model.state_dict(), CardMetadata(card));
+        if (card is not null) WriteConfig(Path.GetDirectoryName(Path.GetFullPath(path))!, card);
+    }
+
+    /// <summary>Writes <paramref name="card"/> as <c>config.json</c> (timm/Hugging Face layout) into <paramref name="directory"/>, atomically.</summary>
+    public static void WriteConfig(string directory, ModelCard card)
+    {
+        string path = Path.Combine(directory, ModelCard.ConfigFileName);
+        File.WriteAllText(path + ".tmp", card.ToJson());
+        File.Move(path + ".tmp", path, overwrite: true);
+    }
+
+    private static Dictionary<string, string> CardMetadata(ModelCard? card) =>
+        card is null ? [] : new Dictionary<string, string> { [ModelCard.MetadataKey] = card.ToJson() };
 
     /// <summary>Writes the per-epoch metrics as CSV (invariant culture), atomically.</summary>
     public static void WriteCsv(string path, IEnumerable<EpochMetrics> history)
@@ -240,7 +261,9 @@ public sealed class Trainer : IDisposable
         if (_ema is not null)
             foreach ((string key, Tensor value) in _ema.Model.state_dict()) tensors["ema." + key] = value;
         var saved = _state with { OptimizerSteps = _optimizer.Steps, History = [.. _history], Seed = _recipe.Seed, Epochs = _recipe.Epochs, StepsPerEpoch = _train.BatchesPerEpoch };
-        Safetensors.Write(path, tensors, new Dictionary<string, string> { [StateKey] = JsonSerializer.Serialize(saved, Json) });
+        Dictionary<string, string> metadata = CardMetadata(Card);
+        metadata[StateKey] = JsonSerializer.Serialize(saved, Json);
+        Safetensors.Write(path, tensors, metadata);
     }
 
     /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> with the same model, data and recipe.</summary>

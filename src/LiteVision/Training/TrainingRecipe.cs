@@ -22,8 +22,9 @@ public sealed record TrainingRecipe
     /// <summary>The update rule.</summary>
     public OptimizerKind Optimizer { get; init; } = OptimizerKind.Sgd;
 
-    /// <summary>Peak learning rate (reached after warm-up).</summary>
-    public double LearningRate { get; init; } = 0.1;
+    /// <summary>Peak learning rate (reached after warm-up); default <see cref="TrainingPresets.LearningRate"/> of SGD at
+    /// the reference batch of 256.</summary>
+    public double LearningRate { get; init; } = TrainingPresets.LearningRate(OptimizerKind.Sgd, TrainingPresets.ReferenceBatchSize);
 
     /// <summary>SGD momentum / AdamW β1.</summary>
     public double Momentum { get; init; } = 0.9;
@@ -31,8 +32,8 @@ public sealed record TrainingRecipe
     /// <summary>AdamW β2.</summary>
     public double Beta2 { get; init; } = 0.999;
 
-    /// <summary>Weight decay of conv and linear weights.</summary>
-    public double WeightDecay { get; init; } = 5e-4;
+    /// <summary>Weight decay of conv and linear weights; default <see cref="TrainingPresets.WeightDecay"/> of SGD.</summary>
+    public double WeightDecay { get; init; } = TrainingPresets.WeightDecay(OptimizerKind.Sgd);
 
     /// <summary>Linear warm-up length in epochs (may be fractional).</summary>
     public double WarmupEpochs { get; init; } = 1;

@@ -32,24 +32,37 @@ public sealed class StripPrefixAdapter(string prefix) : IStateDictAdapter
 }
 
 /// <summary>
-/// The adapters applied when loading a checkpoint into a model of a given family. This is data: a family whose published
-/// checkpoints use older key names registers its adapter here (e.g. <c>["densenet"] = [new DenseNetLegacyKeys()]</c>).
+/// The key adapters, by name: a weights card (<see cref="Registry.ModelCard.KeyAdapters"/>) or catalog entry
+/// (<see cref="Registry.PretrainedWeights.KeyAdapters"/>) names the adapters its file needs, and the loader applies
+/// <see cref="Common"/> followed by those. A new adapter is registered in <see cref="Registered"/> (or, from outside the
+/// library, with <see cref="Register"/>); e.g. the timm-key adapter for MobileNetV1 registers as <c>timm-mobilenetv1</c>.
 /// </summary>
 public static class StateDictAdapters
 {
     /// <summary>
-    /// Applied to every checkpoint, whatever the family. The DenseNet adapter is here rather than per family because it
+    /// Applied to every checkpoint, whatever the family. The DenseNet adapter is here rather than named by a card because it
     /// renames only keys that exist in no other layout, so <c>model.LoadWeights(file)</c> works without naming the family.
     /// </summary>
     public static IReadOnlyList<IStateDictAdapter> Common { get; } = [new StripPrefixAdapter("module."), new DenseNetLegacyKeys()];
 
-    private static readonly Dictionary<string, IStateDictAdapter[]> ByFamily = new(StringComparer.OrdinalIgnoreCase)
+    // The registration point: name → adapter. Add a row for each adapter the catalog's entries name.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, IStateDictAdapter> Registered = new(StringComparer.OrdinalIgnoreCase)
     {
+        ["densenet-legacy"] = new DenseNetLegacyKeys(),
+        ["strip-module"] = new StripPrefixAdapter("module."),
     };
 
-    /// <summary>The common adapters followed by those registered for <paramref name="family"/>.</summary>
-    public static IReadOnlyList<IStateDictAdapter> For(string? family) =>
-        family is not null && ByFamily.TryGetValue(family, out IStateDictAdapter[]? own) ? [.. Common, .. own] : Common;
+    /// <summary>Registers <paramref name="adapter"/> under <paramref name="name"/> (replacing an earlier one of that name).</summary>
+    public static void Register(string name, IStateDictAdapter adapter) => Registered[name] = adapter;
+
+    /// <summary>The registered names.</summary>
+    public static IReadOnlyList<string> Names => [.. Registered.Keys.Order(StringComparer.Ordinal)];
+
+    /// <summary>The adapter registered as <paramref name="name"/> (case-insensitive).</summary>
+    /// <exception cref="KeyNotFoundException">No such adapter; the message lists the registered ones.</exception>
+    public static IStateDictAdapter Named(string name) => Registered.TryGetValue(name, out IStateDictAdapter? adapter)
+        ? adapter
+        : throw new KeyNotFoundException($"No key adapter named '{name}'. Registered: {string.Join(", ", Names)}.");
 
     /// <summary>Applies <paramref name="adapters"/> in order.</summary>
     public static IReadOnlyDictionary<string, Tensor> Apply(IReadOnlyDictionary<string, Tensor> source, IEnumerable<IStateDictAdapter> adapters) =>

@@ -21,9 +21,9 @@ public sealed record LoadReport(IReadOnlyList<string> Missing, IReadOnlyList<str
     }
 }
 
-/// <summary>A state_dict that does not fit the model; <see cref="Report"/> lists every difference.</summary>
+/// <summary>A state_dict that does not fit the model; <see cref="Report"/> lists every difference (the message, on one line).</summary>
 public sealed class CheckpointMismatchException(LoadReport report)
-    : Exception("The checkpoint does not match the model:" + Environment.NewLine + report.Describe())
+    : Exception("The checkpoint does not match the model: " + report.Describe().ReplaceLineEndings("; "))
 {
     /// <summary>The differences.</summary>
     public LoadReport Report { get; } = report;

@@ -75,6 +75,10 @@ public sealed class Resize(int size) : IBatchTransform
         images.shape[2] == size && images.shape[3] == size
             ? images.alias()
             : F.interpolate(images, [size, size], mode: InterpolationMode.Bilinear, align_corners: false);
+
+    /// <summary>A resize to <paramref name="size"/> when <paramref name="dataset"/>'s images have another size, else nothing.</summary>
+    public static List<IBatchTransform> IfNeeded(IImageDataset dataset, int size) =>
+        dataset.Height == size && dataset.Width == size ? [] : [new Resize(size)];
 }
 
 /// <summary>

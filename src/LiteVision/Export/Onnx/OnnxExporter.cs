@@ -38,6 +38,21 @@ public sealed record OnnxExportOptions
 
     /// <summary>True (default): a BatchNorm directly after a convolution is folded into the convolution.</summary>
     public bool FoldBatchNorm { get; init; } = true;
+
+    /// <summary>
+    /// Options that write <paramref name="card"/> into the file: its architecture as the model name, its preprocessing at
+    /// <paramref name="inputSize"/> (default: the card's crop; <see cref="Registry.ModelCard.PreprocessingAt"/>) as the input
+    /// and metadata, and its class names as labels.
+    /// </summary>
+    public static OnnxExportOptions FromCard(Registry.ModelCard card, int? inputSize = null, int opset = MaxOpset)
+    {
+        Imaging.PreprocessSettings preprocessing = card.PreprocessingAt(inputSize ?? card.Preprocessing.CropSize);
+        return new OnnxExportOptions
+        {
+            ModelName = card.Architecture, Input = preprocessing.Input, Opset = opset, Labels = card.ClassNames,
+            ResizeSize = preprocessing.ResizeSize, Interpolation = preprocessing.Interpolation,
+        };
+    }
 }
 
 /// <summary>The <c>metadata_props</c> keys LiteVision writes and reads.</summary>
