@@ -12,7 +12,7 @@ namespace LiteVision.Tests.Models;
 /// </summary>
 public sealed class SmallInputTests
 {
-    private static readonly string[] Families = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "shufflenet_v2", "efficientnet"];
+    private static readonly string[] Families = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "mobilenet_v4", "shufflenet_v2", "efficientnet"];
 
     public static TheoryData<string> SmallInputModels => new(ModelZoo.List().Where(m => Families.Contains(m.Family)).Select(m => m.Name));
 
