@@ -30,8 +30,8 @@ public readonly record struct BlockSite(int Stage, int IndexInStage, long InChan
     int Dilation, double? DropPath);
 
 /// <summary>
-/// The stage rules the inverted-residual families share (MobileNet V4 here; timm builds V1–V4, EfficientNet and MNASNet
-/// from one such builder): stride only on a row's first block, depth scaling (⌈repeats · depth⌉), the linear drop-path
+/// The stage rules the inverted-residual families share (MobileNet V2, V3 and V4, EfficientNet V1 and V2; timm too builds
+/// its efficient families from one builder): stride only on a row's first block, depth scaling (⌈repeats · depth⌉), the linear drop-path
 /// schedule over all blocks (<see cref="StochasticDepth.LinearRate"/>), channel threading (each block's input is the
 /// previous output, widths scaled and rounded with <see cref="MakeDivisible.Round"/>), and the small-input strides
 /// (<see cref="SmallInputStrides"/>). A family supplies a block table and a block policy.

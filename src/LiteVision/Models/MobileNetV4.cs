@@ -133,7 +133,8 @@ public sealed class MobileNetV4 : ImageClassifier
     /// <inheritdoc />
     public override long NumClasses { get; }
 
-    /// <summary>The children in forward order up to the flatten, then after it (the ONNX exporter walks them).</summary>
+    /// <summary>The children before the flatten, in forward order (the ONNX exporter walks them; <c>dropout</c> and
+    /// <c>classifier</c> follow the flatten).</summary>
     public static IReadOnlyList<string> BodyNames { get; } = ["conv_stem", "bn1", "act1", "blocks", "global_pool", "conv_head", "norm_head", "act2"];
 
     /// <summary>The registered variants <c>mobilenetv4_conv_small</c>, <c>_medium</c> and <c>_large</c>.</summary>
@@ -175,6 +176,8 @@ public sealed class MobileNetV4 : ImageClassifier
             }
             default:
             {
+                if (site.Stride > 1 && block.StartKernel == 0 && block.Kernel == 0)
+                    throw new ArgumentException("A strided universal block needs a depthwise conv.", nameof(block));
                 long expanded = MakeDivisible.Round(site.InChannels * block.Expansion, 8);
                 var layers = new List<(string, nn.Module<Tensor, Tensor>)>();
                 if (block.StartKernel > 0)
@@ -191,8 +194,6 @@ public sealed class MobileNetV4 : ImageClassifier
                 }
                 layers.Add(("pw_proj", new ConvNormAct(expanded, site.OutChannels, 1, norm: norm, activation: Activation.None,
                     keys: ConvNormActKeys.ConvBn)));
-                if (site.Stride > 1 && block.StartKernel == 0 && block.Kernel == 0)
-                    throw new ArgumentException("A strided universal block needs a depthwise conv.", nameof(block));
                 return new ResidualChain(layers, keepsShape, site.DropPath);
             }
         }

@@ -1,4 +1,3 @@
-using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 
@@ -69,9 +68,6 @@ internal static class TimmOracle
             kv.Value["state"]!.AsObject().ToDictionary(s => s.Key, s => s.Value!.AsArray().Select(d => d!.GetValue<long>()).ToArray()),
             kv.Value["macs"]?.GetValue<long>()));
     }
-
-    /// <summary>The answer's id for a reference case, stable across calls.</summary>
-    public static string Id(string model, int index) => string.Create(CultureInfo.InvariantCulture, $"{model}#{index}");
 }
 
 /// <summary>A fact that needs timm's source: skipped, with the reason printed, where it is absent.</summary>
