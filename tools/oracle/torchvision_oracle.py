@@ -37,6 +37,11 @@ def build(builder, kwargs, patch=None):
         model = EfficientNet(setting, kwargs.pop("dropout", 0.2), last_channel=last_channel, **kwargs)
     else:
         model = getattr(torchvision.models, builder)(weights=None, **kwargs)
+    return apply_patch(model, patch)
+
+
+def apply_patch(model, patch):
+    """Convs at patch["stride1"] run at stride 1, modules at patch["identity"] become nn.Identity."""
     patch = patch or {}
     for path in patch.get("stride1") or []:
         conv = model.get_submodule(path)
@@ -85,7 +90,11 @@ def save_safetensors(tensors, path):
 def seeded_model(request):
     """torchvision's model with seeded weights and randomised BatchNorm statistics, in eval mode."""
     torch.manual_seed(request.get("seed", 0))
-    model = build(request["builder"], request.get("kwargs", {}), request.get("patch"))
+    return randomise_batch_norm(build(request["builder"], request.get("kwargs", {}), request.get("patch")))
+
+
+def randomise_batch_norm(model):
+    """Gives every BatchNorm non-trivial statistics and affine parameters and puts the model in eval mode."""
     with torch.no_grad():
         for module in model.modules():
             if isinstance(module, torch.nn.BatchNorm2d):
@@ -99,7 +108,11 @@ def seeded_model(request):
 
 
 def reference(request):
-    model = seeded_model(request)
+    return write_reference(seeded_model(request), request)
+
+
+def write_reference(model, request):
+    """Writes the model's weights, an input batch (drawn after the weights) and its eval-mode logits into request["out"]."""
     size = request.get("input_size", 224)
     images = torch.randn(request.get("batch", 2), 3, size, size)
     with torch.no_grad():

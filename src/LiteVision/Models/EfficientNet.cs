@@ -107,41 +107,32 @@ public static class EfficientNet
     {
         Scaling scaling = architecture.Scaling;
         IReadOnlyList<Stage> table = architecture.Stages;
-        double width = scaling.Width * (options.WidthMultiplier ?? 1.0);
-        double dropPath = options.DropPath ?? DefaultDropPath;
         BatchNormSettings norm = scaling.Norm;
-        long Channels(int channels) => MakeDivisible.Round(channels * width, 8);
-        int Repeats(int repeats) => (int)Math.Ceiling(repeats * scaling.Depth);
+        var stages = new InvertedResidualStages(options, scaling.Width * (options.WidthMultiplier ?? 1.0), scaling.Depth,
+            options.DropPath ?? DefaultDropPath);
 
-        var strides = new SmallInputStrides(options);
         var features = nn.Sequential();
-        features.append(new ConvNormAct(3, Channels(table[0].InChannels), kernelSize: 3, stride: strides.Stem(), norm: norm,
-            activation: Activation.SiLU));
-        int blockCount = table.Sum(s => Repeats(s.Repeats));
-        int blockIndex = 0;
-        foreach (Stage stage in table)
-        {
-            var blocks = nn.Sequential();
-            long outChannels = Channels(stage.OutChannels);
-            for (int i = 0; i < Repeats(stage.Repeats); i++)
-            {
-                long inChannels = i == 0 ? Channels(stage.InChannels) : outChannels;
-                long expanded = MakeDivisible.Round(inChannels * (double)stage.Expansion, 8);
-                int stride = i == 0 ? stage.Stride : 1;
-                var spec = new InvertedResidualSpec(inChannels, expanded, outChannels, stage.Kernel, stride, Activation.SiLU,
-                    ConvStride: strides.Block(stride), Fused: stage.Fused);
-                SqueezeExcitation? se = stage.Fused ? null : SqueezeExcitation.ForEfficientNet(expanded, inChannels);
-                blocks.append(new InvertedResidual(spec, norm, InvertedResidualLayout.Block, se,
-                    StochasticDepth.LinearRate(dropPath, blockIndex++, blockCount)));
-            }
-            features.append(blocks);
-        }
-        long lastIn = Channels(table[^1].OutChannels);
+        long stemChannels = stages.Channels(table[0].InChannels);
+        features.append(new ConvNormAct(3, stemChannels, kernelSize: 3, stride: stages.Strides.Stem(), norm: norm, activation: Activation.SiLU));
+        (var built, long lastIn) = stages.Build(
+            table.Select((stage, index) => new BlockRow<Stage>(index, stage, stage.Repeats, stage.Stride, stage.OutChannels)).ToList(),
+            stemChannels, (site, stage) => CreateBlock(site, stage, norm));
+        foreach (IReadOnlyList<nn.Module<Tensor, Tensor>> blocks in built) features.append(nn.Sequential(blocks));
         long lastOut = architecture.HeadChannels ?? HeadExpansion * lastIn;
         features.append(ConvNormAct.Pointwise(lastIn, lastOut, norm, Activation.SiLU));
         var classifier = nn.Sequential(nn.Dropout(options.Dropout ?? scaling.Dropout), nn.Linear(lastOut, options.NumClasses));
         var model = new FeaturesClassifier(architecture.Title, features, classifier);
         WeightInit.Apply(model, LinearInit.UniformByFanOut);
         return model;
+    }
+
+    // The block policy: an MBConv (SE over the expanded channels) or, in V2's early stages, a fused MBConv without SE.
+    private static InvertedResidual CreateBlock(BlockSite site, Stage stage, BatchNormSettings norm)
+    {
+        long expanded = MakeDivisible.Round(site.InChannels * (double)stage.Expansion, 8);
+        var spec = new InvertedResidualSpec(site.InChannels, expanded, site.OutChannels, stage.Kernel, site.Stride, Activation.SiLU,
+            ConvStride: site.ConvStride, Fused: stage.Fused);
+        SqueezeExcitation? se = stage.Fused ? null : SqueezeExcitation.ForEfficientNet(expanded, site.InChannels);
+        return new InvertedResidual(spec, norm, InvertedResidualLayout.Block, se, site.DropPath);
     }
 }

@@ -39,31 +39,28 @@ public static class MobileNetV2
         double width = options.WidthMultiplier ?? 1.0;
         int divisor = options.RoundNearest ?? 8;
         BatchNormSettings norm = BatchNormSettings.PyTorch;
+        var stages = new InvertedResidualStages(options, width, dropPath: options.DropPath, divisor: divisor);
 
-        long channels = MakeDivisible.Round(StemChannels * width, divisor);
+        long stemChannels = stages.Channels(StemChannels);
         long headChannels = MakeDivisible.Round(HeadChannels * Math.Max(1.0, width), divisor); // the head never shrinks
-        var strides = new SmallInputStrides(options);
         var features = nn.Sequential();
-        features.append(new ConvNormAct(3, channels, kernelSize: 3, stride: strides.Stem(), norm: norm, activation: Activation.ReLU6));
-        int blockCount = Table.Sum(s => s.Repeats), blockIndex = 0;
-        foreach (Stage stage in Table)
-        {
-            long outChannels = MakeDivisible.Round(stage.OutChannels * width, divisor);
-            for (int i = 0; i < stage.Repeats; i++)
-            {
-                int stride = i == 0 ? stage.Stride : 1;
-                var spec = new InvertedResidualSpec(channels, (long)Math.Round(channels * (double)stage.Expansion, MidpointRounding.ToEven),
-                    outChannels, Kernel: 3, Stride: stride, Activation.ReLU6, ConvStride: strides.Block(stride));
-                double? dropPath = options.DropPath is { } rate ? StochasticDepth.LinearRate(rate, blockIndex, blockCount) : null;
-                blockIndex++;
-                features.append(new InvertedResidual(spec, norm, InvertedResidualLayout.MobileNetV2, dropPath: dropPath));
-                channels = outChannels;
-            }
-        }
+        features.append(new ConvNormAct(3, stemChannels, kernelSize: 3, stride: stages.Strides.Stem(), norm: norm, activation: Activation.ReLU6));
+        (var built, long channels) = stages.Build(
+            Table.Select((stage, index) => new BlockRow<Stage>(index, stage, stage.Repeats, stage.Stride, stage.OutChannels)).ToList(),
+            stemChannels, (site, stage) => CreateBlock(site, stage, norm));
+        foreach (nn.Module<Tensor, Tensor> block in built.SelectMany(blocks => blocks)) features.append(block);   // torchvision's flat features.N
         features.append(ConvNormAct.Pointwise(channels, headChannels, norm, Activation.ReLU6));
         var classifier = nn.Sequential(nn.Dropout(options.Dropout ?? 0.2), nn.Linear(headChannels, options.NumClasses));
         var model = new FeaturesClassifier("MobileNetV2", features, classifier);
         WeightInit.Apply(model, LinearInit.Normal001);
         return model;
+    }
+
+    // The block policy: 3x3 inverted residual with ReLU6, expanded channels round(in · t) (torchvision does not round them to 8).
+    private static InvertedResidual CreateBlock(BlockSite site, Stage stage, BatchNormSettings norm)
+    {
+        var spec = new InvertedResidualSpec(site.InChannels, (long)Math.Round(site.InChannels * (double)stage.Expansion, MidpointRounding.ToEven),
+            site.OutChannels, Kernel: 3, Stride: site.Stride, Activation.ReLU6, ConvStride: site.ConvStride);
+        return new InvertedResidual(spec, norm, InvertedResidualLayout.MobileNetV2, dropPath: site.DropPath);
     }
 }

@@ -73,41 +73,24 @@ public static class MobileNetV3
         double width = options.WidthMultiplier ?? 1.0;
         int tailDivider = options.ReducedTail ? 2 : 1;
         int tailDilation = options.Dilated ? 2 : 1;
-        long Scale(int channels) => MakeDivisible.Round(channels * width, 8);
-        // The tail's *input* is halved too, except for the first tail block whose input comes from the stage before.
-        int TailChannels(int channels, bool inTail) => inTail ? channels / tailDivider : channels;
-
         BatchNormSettings norm = BatchNormSettings.TensorFlow;
-        var strides = new SmallInputStrides(options);
+        var stages = new InvertedResidualStages(options, width, dropPath: options.DropPath);
+
         var features = nn.Sequential();
-        long stemChannels = Scale(architecture.Blocks[0].InChannels);
-        features.append(new ConvNormAct(3, stemChannels, kernelSize: 3, stride: strides.Stem(), norm: norm,
+        long stemChannels = stages.Channels(architecture.Blocks[0].InChannels);
+        features.append(new ConvNormAct(3, stemChannels, kernelSize: 3, stride: stages.Strides.Stem(), norm: norm,
             activation: Activation.Hardswish));
-        bool previousInTail = false;
-        int blockIndex = 0;
-        foreach (Block block in architecture.Blocks)
-        {
-            long expanded = Scale(TailChannels(block.Expanded, block.Tail && previousInTail));
-            var spec = new InvertedResidualSpec(
-                InChannels: Scale(TailChannels(block.InChannels, block.Tail && previousInTail)),
-                ExpandedChannels: expanded,
-                OutChannels: Scale(TailChannels(block.OutChannels, block.Tail)),
-                Kernel: block.Kernel,
-                Stride: block.Stride,
-                Activation: block.Hardswish ? Activation.Hardswish : Activation.ReLU,
-                Dilation: block.Tail ? tailDilation : 1,
-                ConvStride: strides.Block(block.Stride));
-            SqueezeExcitation? se = block.SqueezeExcite ? SqueezeExcitation.ForMobileNetV3(expanded) : null;
-            double? dropPath = options.DropPath is { } rate ? StochasticDepth.LinearRate(rate, blockIndex, architecture.Blocks.Count) : null;
-            blockIndex++;
-            features.append(new InvertedResidual(spec, norm, InvertedResidualLayout.Block, se, dropPath));
-            previousInTail = block.Tail;
-        }
-        long lastConvIn = Scale(TailChannels(architecture.Blocks[^1].OutChannels, architecture.Blocks[^1].Tail));
+        // The tail is its own stage, so a tail block that is not the tail's first one has IndexInStage > 0.
+        (var built, long lastConvIn) = stages.Build(
+            architecture.Blocks.Select(block => new BlockRow<Block>(block.Tail ? 1 : 0, block, 1, block.Stride,
+                block.Tail ? block.OutChannels / tailDivider : block.OutChannels, block.Tail ? tailDilation : 1)).ToList(),
+            stemChannels, (site, block) => CreateBlock(site, block, stages.Channels(block.Tail && site.IndexInStage > 0
+                ? block.Expanded / tailDivider : block.Expanded), norm));
+        foreach (nn.Module<Tensor, Tensor> block in built.SelectMany(blocks => blocks)) features.append(block);   // torchvision's flat features.N
         long lastConvOut = 6 * lastConvIn;
         features.append(ConvNormAct.Pointwise(lastConvIn, lastConvOut, norm, Activation.Hardswish));
 
-        long lastChannels = Scale(architecture.LastChannels / tailDivider);
+        long lastChannels = stages.Channels(architecture.LastChannels / tailDivider);
         var classifier = nn.Sequential(
             nn.Linear(lastConvOut, lastChannels),
             nn.Hardswish(),
@@ -116,5 +99,15 @@ public static class MobileNetV3
         var model = new FeaturesClassifier(name, features, classifier);
         WeightInit.Apply(model, LinearInit.Normal001);
         return model;
+    }
+
+    // The block policy: an inverted residual with the table's expanded width (the reduced tail halves it from the tail's
+    // second block on: the first one still expands its un-halved input), SE with a hard-sigmoid gate, ReLU or h-swish.
+    private static InvertedResidual CreateBlock(BlockSite site, Block block, long expanded, BatchNormSettings norm)
+    {
+        var spec = new InvertedResidualSpec(site.InChannels, expanded, site.OutChannels, block.Kernel, site.Stride,
+            block.Hardswish ? Activation.Hardswish : Activation.ReLU, site.Dilation, site.ConvStride);
+        SqueezeExcitation? se = block.SqueezeExcite ? SqueezeExcitation.ForMobileNetV3(expanded) : null;
+        return new InvertedResidual(spec, norm, InvertedResidualLayout.Block, se, site.DropPath);
     }
 }

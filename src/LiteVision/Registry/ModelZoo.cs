@@ -40,6 +40,7 @@ public static class ModelZoo
         models.AddRange(MobileNetV1.Variants());
         models.AddRange(MobileNetV2.Variants());
         models.AddRange(MobileNetV3.Variants());
+        models.AddRange(MobileNetV4.Variants());
         models.AddRange(ShuffleNetV2.Variants());
         models.AddRange(EfficientNet.Variants());
         models.AddRange(ResNet.Variants());

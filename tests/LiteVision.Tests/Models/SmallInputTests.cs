@@ -12,7 +12,7 @@ namespace LiteVision.Tests.Models;
 /// </summary>
 public sealed class SmallInputTests
 {
-    private static readonly string[] Families = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "shufflenet_v2", "efficientnet"];
+    private static readonly string[] Families = ["mobilenet_v1", "mobilenet_v2", "mobilenet_v3", "mobilenet_v4", "shufflenet_v2", "efficientnet"];
 
     public static TheoryData<string> SmallInputModels => new(ModelZoo.List().Where(m => Families.Contains(m.Family)).Select(m => m.Name));
 
@@ -32,8 +32,10 @@ public sealed class SmallInputTests
         Assert.Equal(32, info.InputSizeFor(Small));
         using ImageClassifier model = info.Create(Small);
         ModelSummary summary = ModelSummary.Compute(model, name, 32);
-        // The last convolution sees the last stage's map: output stride 8, so 32 → 4 (the normal variant: 1).
-        long[] last = summary.Rows.Last(r => r.IsLeaf && r.Type == nameof(Conv2d)).OutputShape;
+        // The last convolution before the global pooling sees the last stage's map: output stride 8, so 32 → 4 (the normal
+        // variant: 1). MobileNetV4's head conv comes after the pooling.
+        int pooling = summary.Rows.ToList().FindLastIndex(r => r.IsLeaf && r.Type == nameof(AdaptiveAvgPool2d));
+        long[] last = summary.Rows.Take(pooling < 0 ? summary.Rows.Count : pooling).Last(r => r.IsLeaf && r.Type == nameof(Conv2d)).OutputShape;
         Assert.Equal(new long[] { 4, 4 }, last[2..]);
         Assert.Equal(new long[] { 1, 10 }, summary.Rows[^1].OutputShape);   // the logits of the summary's forward pass
     }

@@ -86,8 +86,9 @@ internal static class TorchvisionOracle
         Run(request);
     }
 
-    /// <summary>Sends <paramref name="request"/> to a script of tools/oracle and returns its JSON answer.</summary>
-    internal static JsonNode Run(JsonObject request, string script = "torchvision_oracle.py")
+    /// <summary>Sends <paramref name="request"/> to a script of tools/oracle (with extra <paramref name="environment"/>
+    /// variables) and returns its JSON answer.</summary>
+    internal static JsonNode Run(JsonObject request, string script = "torchvision_oracle.py", IReadOnlyDictionary<string, string>? environment = null)
     {
         if (!File.Exists(Python))
             throw new InvalidOperationException($"{Python} not found: install the reference with 'apt-get install -y python3-torchvision' (.ci/run does).");
@@ -95,6 +96,7 @@ internal static class TorchvisionOracle
         {
             RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
         };
+        foreach ((string name, string value) in environment ?? new Dictionary<string, string>()) start.Environment[name] = value;
         using Process process = Process.Start(start)!;
         process.StandardInput.Write(request.ToJsonString());
         process.StandardInput.Close();
@@ -102,7 +104,7 @@ internal static class TorchvisionOracle
         string stdout = process.StandardOutput.ReadToEnd();
         process.WaitForExit();
         if (process.ExitCode != 0)
-            throw new InvalidOperationException($"torchvision oracle failed ({process.ExitCode}): {stderr.Result}");
+            throw new InvalidOperationException($"{script} failed ({process.ExitCode}): {stderr.Result}");
         return JsonNode.Parse(stdout)!;
     }
 }

@@ -4,7 +4,7 @@ using static TorchSharp.torch;
 
 namespace LiteVision.Export.Onnx;
 
-// Emitters of the classic families (ResNet V1/V2, SE-ResNet, DenseNet, GoogLeNet, Inception-ResNet-v2): each names its
+// Emitters of the classic families (ResNet V1/V2, SE-ResNet, DenseNet, GoogLeNet, Inception-ResNet-v2) and of MobileNetV4: each names its
 // module's children in the order of its forward; EmitChildren folds every conv → BN pair of that order.
 public static partial class OnnxEmitters
 {
@@ -43,6 +43,11 @@ public static partial class OnnxEmitters
             return c.Graph.Node("Concat", path, features, OnnxAttribute.Int("axis", 1));
         });
         Register<BranchConcat>(EmitBranches);
+        Register<ResidualChain>((c, m, path, x) =>
+        {
+            string y = c.EmitChildren(m, path, x, [.. m.LayerNames]);
+            return m.UsesResidual ? c.Graph.Node("Add", path, [y, x]) : y;   // stochastic depth: identity in eval
+        });
         Register<InceptionResidual>((c, m, path, x) =>
         {
             // conv2d(branches) · scale: the constant scaling is folded into conv2d's weights and bias.
@@ -79,6 +84,11 @@ public static partial class OnnxEmitters
             if (m.TransformsInput) x = TransformInput(c, path, x);
             x = c.EmitChildren(m, path, x, [.. m.BodyNames]);
             return c.EmitChildren(m, path, c.EmitGlobalPoolFlatten(OnnxExportContext.Child(path, "avgpool"), x), "dropout", "fc");
+        });
+        Register<MobileNetV4>((c, m, path, x) =>
+        {
+            x = c.Graph.Node("Flatten", path, [c.EmitChildren(m, path, x, [.. MobileNetV4.BodyNames])], OnnxAttribute.Int("axis", 1));
+            return c.EmitChildren(m, path, x, "dropout", "classifier");
         });
         Register<InceptionResNetV2>((c, m, path, x) =>
         {
