@@ -25,10 +25,13 @@ internal static class ModelSource
     {
         (Registry.ModelInfo info, Registry.ModelOptions options) = binder.Bind(parsed);
         int? classes = parsed.GetResult(binder.NumClasses) is { Implicit: false } ? options.NumClasses : null;
-        LoadedModel loaded = ModelLoader.Load(info, options, weights, classes);
+        LoadedModel loaded = ModelLoader.Load(info, options, weights, classes, Downloads(notes));
         if (loaded.Load?.Head is not null) notes.WriteLine(loaded.Load.Summary);
         return loaded;
     }
+
+    /// <summary>Downloads report their progress (size, speed, ETA) as lines on <paramref name="notes"/>.</summary>
+    public static Weights.Hub.DownloadOptions Downloads(TextWriter notes) => new() { Progress = new Weights.Hub.TextDownloadProgress(notes) };
 
     /// <summary>The input size: the option, else <paramref name="fallback"/>; validated.</summary>
     public static int InputSize(int? requested, int fallback)

@@ -89,7 +89,7 @@ internal static class TrainCommand
             manual_seed(seedValue);
             string? weightsSpec = parsed.GetValue(weights);
             // Fine-tuning: the data's classes; a head of another size is re-initialised, any other mismatch is an error.
-            using LoadedModel loaded = ModelLoader.Load(info, options, weightsSpec, numClasses: options.NumClasses);
+            using LoadedModel loaded = ModelLoader.Load(info, options, weightsSpec, numClasses: options.NumClasses, download: ModelSource.Downloads(output));
             if (loaded.Load is { } load) output.WriteLine($"--weights {weightsSpec}: {load.Summary}");
             ImageClassifier model = loaded.Model;
             ModelOptions built = loaded.Card.Options;

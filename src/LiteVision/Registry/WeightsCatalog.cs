@@ -61,6 +61,9 @@ public static class WeightsCatalog
         Timm("resnetv2_50", "timm/resnetv2_50.a1h_in1k", 25549352, P(235, 224, Interpolation.Bicubic, Half, Half)),
         Timm("resnetv2_101", "timm/resnetv2_101.a1h_in1k", 44541480, P(235, 224, Interpolation.Bicubic, Half, Half)),
         Timm("inception_resnet_v2", "timm/inception_resnet_v2.tf_in1k", 55843464, P(333, 299, Interpolation.Bicubic, Half, Half)),
+        Timm("mobilenetv4_conv_small", "timm/mobilenetv4_conv_small.e2400_r224_in1k", 3774024, P(256, 224, Interpolation.Bicubic)),
+        Timm("mobilenetv4_conv_medium", "timm/mobilenetv4_conv_medium.e500_r256_in1k", 9715512, P(269, 256, Interpolation.Bicubic)),
+        Timm("mobilenetv4_conv_large", "timm/mobilenetv4_conv_large.e600_r384_in1k", 32590864, P(404, 384, Interpolation.Bicubic)),
     ];
 
     /// <summary>A torchvision entry; the hash prefix is the file name's part after the last <c>-</c>, as torch.hub reads it.</summary>

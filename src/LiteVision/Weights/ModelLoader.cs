@@ -87,10 +87,8 @@ public static class ModelLoader
         ? "it has none in the catalog"
         : "its entries: " + string.Join(", ", info.Weights.Select(e => e.IsDefault ? $"{e.Name} (= {DefaultEntry})" : e.Name));
 
-    private static string Fetch(PretrainedWeights entry, DownloadOptions? download) =>
-        entry.Url.StartsWith("hf-hub:", StringComparison.Ordinal)
-            ? WeightsDownloads.FetchHuggingFace(entry.Url["hf-hub:".Length..], download)
-            : WeightsDownloads.FetchUrl(entry.Url, entry.Sha256 ?? entry.HashPrefix, entry.FileName, download);
+    // The downloads module knows an entry's former file names and its Hugging Face layout.
+    private static string Fetch(PretrainedWeights entry, DownloadOptions? download) => WeightsDownloads.Fetch(entry, download);
 
     /// <summary>
     /// The card that travels with <paramref name="weightsPath"/>: its safetensors metadata (<see cref="ModelCard.MetadataKey"/>),

@@ -50,6 +50,7 @@ public static class StateDictAdapters
     {
         ["densenet-legacy"] = new DenseNetLegacyKeys(),
         ["strip-module"] = new StripPrefixAdapter("module."),
+        ["timm-mobilenetv1"] = new TimmMobileNetV1Keys(),
     };
 
     /// <summary>Registers <paramref name="adapter"/> under <paramref name="name"/> (replacing an earlier one of that name).</summary>
