@@ -238,7 +238,7 @@ internal sealed class OnnxMetadataReader(IReadOnlyDictionary<string, string> met
             throw Bad(OnnxMetadataKeys.Interpolation, filter, "bilinear or bicubic");
         return defaults with
         {
-            ResizeSize = (int?)Long(OnnxMetadataKeys.ResizeSize, MinSize, MaxSize) ?? defaults.ResizeSize,
+            ResizeSize = (int?)Long(OnnxMetadataKeys.ResizeSize, MinSize, MaxSize) ?? Math.Min(defaults.ResizeSize, MaxSize),
             Interpolation = interpolation,
             Mean = input.Mean,
             Std = input.Std,
