@@ -55,12 +55,20 @@ public static class LiteVisionCli
         }
         catch (Exception exception)
         {
-            // Last resort: a bug, not bad input. One line (the stack trace only with --verbose) instead of a crash dump.
-            error.WriteLine($"internal error: {exception.GetType().Name}: {exception.Message.ReplaceLineEndings(" ")}" +
-                (parsed.GetValue(verbose) ? "" : " (run with --verbose for the stack trace)"));
-            if (parsed.GetValue(verbose)) error.WriteLine(exception.ToString());
-            return Failure;
+            return ReportInternalError(exception, parsed.GetValue(verbose), error);
         }
+    }
+
+    /// <summary>
+    /// The last resort for an exception no command expected (a bug, not bad input): one <c>internal error:</c> line
+    /// instead of a crash dump, the stack trace only when <paramref name="verbose"/>. Returns <see cref="Failure"/>.
+    /// </summary>
+    public static int ReportInternalError(Exception exception, bool verbose, TextWriter error)
+    {
+        error.WriteLine($"internal error: {exception.GetType().Name}: {exception.Message.ReplaceLineEndings(" ")}" +
+            (verbose ? "" : " (run with --verbose for the stack trace)"));
+        if (verbose) error.WriteLine(exception.ToString());
+        return Failure;
     }
 
     // ArgumentException appends " (Parameter 'name')", the name of a C# parameter the user never typed.

@@ -184,7 +184,7 @@ internal static class Mutations
         }
     }
 
-    private static void FixCrc(byte[] data, int chunk, int length) =>
+    internal static void FixCrc(byte[] data, int chunk, int length) =>
         BinaryPrimitives.WriteUInt32BigEndian(data.AsSpan(chunk + 8 + length), Crc32(data.AsSpan(chunk + 4, 4 + length)));
 
     // PNG's CRC-32 (ISO 3309, reflected polynomial 0xEDB88320), bit by bit: the chunks here are tiny.
