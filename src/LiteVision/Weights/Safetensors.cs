@@ -186,15 +186,19 @@ public static class Safetensors
         long end = offsets[1].TryGetInt64(out long e) ? e : -1;
         if (begin < 0 || end < begin || end > dataLength)
             throw new InvalidDataException($"{source}: tensor '{name}' data [{begin}, {end}) lies outside the {dataLength}-byte data section.");
-        // The element count is compared with the bytes the offsets give while it is built, so it never overflows.
-        long elements = 1, available = (end - begin) / elementBytes;
+        // The element count is built with an overflow check (a shape like [2^31, 2^31, 2^31, 8] overflows 64 bits).
+        long elements = 1, limit = long.MaxValue / elementBytes;
         foreach (long dim in dims)
         {
             if (dim == 0) { elements = 0; break; }
-            elements = elements <= available / dim ? elements * dim : long.MaxValue;
+            elements = elements <= limit / dim ? elements * dim : -1;
+            if (elements < 0) break;
         }
-        if (elements == long.MaxValue || elements * elementBytes != end - begin)
-            throw new InvalidDataException($"{source}: tensor '{name}' of shape [{string.Join(", ", dims)}] does not match its offsets, which give {end - begin} bytes of {elementBytes}-byte {dtype.GetString()}.");
+        if (elements < 0 && !dims.Contains(0))
+            throw new InvalidDataException($"{source}: tensor '{name}' of shape [{string.Join(", ", dims)}] has more elements than its offsets hold ({end - begin} bytes); the shape does not match its offsets.");
+        if (elements < 0) elements = 0;
+        if (elements * elementBytes != end - begin)
+            throw new InvalidDataException($"{source}: tensor '{name}' of shape [{string.Join(", ", dims)}] needs {elements * elementBytes} bytes, its offsets give {end - begin}.");
         return new Entry(name, type, dims, begin, end);
     }
 }

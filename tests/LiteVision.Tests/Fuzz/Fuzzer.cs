@@ -28,10 +28,11 @@ internal static class Fuzzer
     /// <summary>A case taking longer than this is a hang.</summary>
     public static readonly TimeSpan CaseTimeout = TimeSpan.FromSeconds(20);
 
-    /// <summary>Cases per parser: <paramref name="ciDefault"/>, or <see cref="CasesVariable"/> when it is set.</summary>
-    public static int Cases(int ciDefault) =>
+    /// <summary>Cases per parser: <paramref name="ciDefault"/>, or <see cref="CasesVariable"/> (divided by
+    /// <paramref name="longRunDivisor"/> for parsers whose cases are slow) when it is set.</summary>
+    public static int Cases(int ciDefault, int longRunDivisor = 1) =>
         int.TryParse(Environment.GetEnvironmentVariable(CasesVariable), NumberStyles.None, CultureInfo.InvariantCulture, out int cases) && cases > 0
-            ? cases : ciDefault;
+            ? Math.Max(1, cases / longRunDivisor) : ciDefault;
 
     /// <summary>The documented failure of LiteVision's parsers: InvalidDataException (or UnsafePickleException) naming the file.</summary>
     public static bool IsDocumented(Exception e, string source) =>

@@ -186,7 +186,7 @@ public sealed class ParserFuzzTests(ITestOutputHelper log) : IDisposable
         };
         Mutation truncate = (random, input) => input[..random.Next(input.Length)];
         const string source = "fuzz.onnx";
-        FuzzReport report = Fuzzer.Run("ONNX files (metadata, truncation)", [valid], [metadata, metadata, metadata, truncate], Fuzzer.Cases(150), source, bytes =>
+        FuzzReport report = Fuzzer.Run("ONNX files (metadata, truncation)", [valid], [metadata, metadata, metadata, truncate], Fuzzer.Cases(150, longRunDivisor: 10), source, bytes =>
         {
             using var engine = new OnnxEngine(bytes, source);
             _ = engine.Preprocessing.Validated();
