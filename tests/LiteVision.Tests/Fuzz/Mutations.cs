@@ -212,7 +212,7 @@ internal static class Mutations
         if (segments.Count == 0) return input;
         byte[] data = Copy(input);
         int frame = segments.FirstOrDefault(s => data[s + 1] is 0xc0 or 0xc2, -1);
-        if (frame >= 0 && random.Next(2) == 0)
+        if (frame >= 0 && frame + 9 <= data.Length && random.Next(2) == 0)
         {
             ushort[] sizes = [0, 1, 2, 4000, 30000, 65535];
             BinaryPrimitives.WriteUInt16BigEndian(data.AsSpan(frame + 5 + 2 * random.Next(2)), sizes[random.Next(sizes.Length)]);
