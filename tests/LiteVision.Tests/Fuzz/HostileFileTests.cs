@@ -16,12 +16,8 @@ using static TorchSharp.torch;
 namespace LiteVision.Tests.Fuzz;
 
 /// <summary>The hostile files of issue 17, each now refused cleanly (or handled in bounded memory).</summary>
-public sealed class HostileFileTests(ITestOutputHelper log) : IDisposable
+public sealed class HostileFileTests(ITestOutputHelper log) : TempFolderTest
 {
-    private readonly TempDirectory _directory = new();
-
-    public void Dispose() => _directory.Dispose();
-
     private static string SafetensorsWithHeader(string path, byte[] header, int dataBytes)
     {
         var prefix = new byte[8];
@@ -36,7 +32,7 @@ public sealed class HostileFileTests(ITestOutputHelper log) : IDisposable
         byte[] header = [.. "{\"t\xff\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]}}"u8];
         header[4] = 0xff;
         header[5] = 0xfe;
-        string path = SafetensorsWithHeader(_directory.File("utf8.safetensors"), header, 8);
+        string path = SafetensorsWithHeader(Folder.File("utf8.safetensors"), header, 8);
         var error = Assert.Throws<InvalidDataException>(() => Safetensors.Read(path));
         Assert.StartsWith(path, error.Message);
         Assert.Throws<InvalidDataException>(() => Safetensors.ReadMetadata(path));
@@ -46,7 +42,7 @@ public sealed class HostileFileTests(ITestOutputHelper log) : IDisposable
     public void Safetensors_ShapeWhoseElementCountOverflows_IsRefused()
     {
         byte[] header = Encoding.UTF8.GetBytes("{\"t\":{\"dtype\":\"F32\",\"shape\":[2147483648,2147483648,2147483648,8],\"data_offsets\":[0,8]}}");
-        string path = SafetensorsWithHeader(_directory.File("shape.safetensors"), header, 8);
+        string path = SafetensorsWithHeader(Folder.File("shape.safetensors"), header, 8);
         var error = Assert.Throws<InvalidDataException>(() => CheckpointFile.Read(path));
         Assert.Contains(path, error.Message);
         Assert.Contains("has more elements than its offsets hold", error.Message);
@@ -56,7 +52,7 @@ public sealed class HostileFileTests(ITestOutputHelper log) : IDisposable
     public void Safetensors_UnknownDType_NamesTheFileAndTensor()
     {
         byte[] header = Encoding.UTF8.GetBytes("{\"w\":{\"dtype\":\"Q4\",\"shape\":[2],\"data_offsets\":[0,8]}}");
-        string path = SafetensorsWithHeader(_directory.File("dtype.safetensors"), header, 8);
+        string path = SafetensorsWithHeader(Folder.File("dtype.safetensors"), header, 8);
         var error = Assert.Throws<InvalidDataException>(() => Safetensors.Read(path));
         Assert.StartsWith($"{path}: tensor 'w': unsupported tensor dtype 'Q4'", error.Message);
     }
@@ -64,10 +60,10 @@ public sealed class HostileFileTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void Pth_DamagedEndOfCentralDirectory_NamesTheFile()
     {
-        byte[] data = Seeds.Pth(0, _directory.Path);
+        byte[] data = Seeds.Pth(0, Folder.Path);
         int end = data.AsSpan().LastIndexOf("PK\x05\x06"u8);
         BinaryPrimitives.WriteUInt16LittleEndian(data.AsSpan(end + 10), 0xffff);   // total entries
-        string path = _directory.File("eocd.pth");
+        string path = Folder.File("eocd.pth");
         File.WriteAllBytes(path, data);
         var error = Assert.Throws<InvalidDataException>(() => CheckpointFile.Read(path));
         Assert.StartsWith(path, error.Message);
@@ -95,7 +91,7 @@ public sealed class HostileFileTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void Pth_DeflateBombWithAnHonestSize_IsRefusedBeforeInflating()
     {
-        string path = WriteBomb(_directory.File("bomb.pth"), inflatedBytes: 1L << 30, lie: false);
+        string path = WriteBomb(Folder.File("bomb.pth"), inflatedBytes: 1L << 30, lie: false);
         Assert.InRange(new FileInfo(path).Length, 100_000, 3_000_000);
         var clock = Stopwatch.StartNew();
         var error = Assert.Throws<InvalidDataException>(() => CheckpointFile.Read(path));
@@ -107,7 +103,7 @@ public sealed class HostileFileTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void Pth_DeflateBombThatLiesAboutItsSize_StopsAtTheDeclaredSize()
     {
-        string path = WriteBomb(_directory.File("liar.pth"), inflatedBytes: 1L << 28, lie: true);
+        string path = WriteBomb(Folder.File("liar.pth"), inflatedBytes: 1L << 28, lie: true);
         var error = Assert.Throws<InvalidDataException>(() => CheckpointFile.Read(path));
         Assert.StartsWith(path, error.Message);
     }
@@ -167,7 +163,7 @@ public sealed class HostileFileTests(ITestOutputHelper log) : IDisposable
     [InlineData(1, 4000)]
     public void ExtremeAspectRatios_AreResizedForTheCrop(int width, int height)
     {
-        string path = WritePng(_directory.File($"{width}x{height}.png"), width, height);
+        string path = WritePng(Folder.File($"{width}x{height}.png"), width, height);
         var square = new byte[3 * 224 * 224];
         ImageDecoder.DecodeSquare(path, 224, square);
         var input = new float[3 * 224 * 224];
@@ -217,7 +213,7 @@ public sealed class HostileFileTests(ITestOutputHelper log) : IDisposable
         using var classifier = OnnxTestModels.Random("mobilenet_v1_025", new LiteVision.Registry.ModelOptions { NumClasses = 3 }, seed: 5);
         OnnxModel model = OnnxExporter.Export(classifier, new OnnxExportOptions { Input = InputSpec.ImageNet(32) });
         edit?.Invoke(model);
-        string path = _directory.File(name);
+        string path = Folder.File(name);
         model.Save(path);
         return path;
     }
@@ -228,7 +224,7 @@ public sealed class HostileFileTests(ITestOutputHelper log) : IDisposable
         string path = TinyOnnx("huge-input.onnx", m => m.Metadata[OnnxMetadataKeys.InputSize] = "99999999999");
         var error = Assert.Throws<InvalidDataException>(() => new OnnxEngine(path));
         Assert.Equal($"{path}: metadata 'litevision.input_size' is '99999999999'; expected an integer in [8, 4096].", error.Message);
-        string image = WritePng(_directory.File("i.png"), 16, 16);
+        string image = WritePng(Folder.File("i.png"), 16, 16);
         var (code, _, stderr) = CliRunner.Run("predict", path, image);
         Assert.Equal(2, code);
         Assert.Equal($"error: {error.Message}", stderr.Trim());
@@ -294,23 +290,23 @@ public sealed class HostileFileTests(ITestOutputHelper log) : IDisposable
     public void Memory_ExtremeImagesAndADeflateBomb_StayUnderTheBound()
     {
         string model = TinyOnnx("tiny.onnx");
-        var baseline = RunCliChild("predict", model, WritePng(_directory.File("normal.png"), 64, 48));
+        var baseline = RunCliChild("predict", model, WritePng(Folder.File("normal.png"), 64, 48));
         Assert.True(baseline.Code == 0, baseline.Error);
         foreach ((int w, int h) in new[] { (4000, 1), (30000, 2) })
         {
-            var run = RunCliChild("predict", model, WritePng(_directory.File($"{w}x{h}.png"), w, h));
+            var run = RunCliChild("predict", model, WritePng(Folder.File($"{w}x{h}.png"), w, h));
             Assert.True(run.Code == 0, run.Error);
             Assert.True(run.PeakBytes < MemoryBoundBytes, $"{w}x{h}: peak {run.PeakBytes >> 20} MB (baseline {baseline.PeakBytes >> 20} MB)");
         }
-        string bomb = WriteBomb(_directory.File("bomb.pth"), inflatedBytes: 2L << 30, lie: false);
+        string bomb = WriteBomb(Folder.File("bomb.pth"), inflatedBytes: 2L << 30, lie: false);
         log.WriteLine($"bomb.pth: {new FileInfo(bomb).Length} bytes, inflating to {2L << 30}");
-        var refused = RunCliChild("predict", "mobilenet_v3_small", "--weights", bomb, WritePng(_directory.File("b.png"), 16, 16));
+        var refused = RunCliChild("predict", "mobilenet_v3_small", "--weights", bomb, WritePng(Folder.File("b.png"), 16, 16));
         Assert.Equal(2, refused.Code);
         Assert.StartsWith($"error: {bomb}: ", refused.Error);
         Assert.Single(refused.Error.Split('\n'));
         Assert.True(refused.PeakBytes < MemoryBoundBytes, $"bomb: peak {refused.PeakBytes >> 20} MB");
-        string liar = WriteBomb(_directory.File("liar.pth"), inflatedBytes: 2L << 30, lie: true);
-        var lying = RunCliChild("predict", "mobilenet_v3_small", "--weights", liar, WritePng(_directory.File("c.png"), 16, 16));
+        string liar = WriteBomb(Folder.File("liar.pth"), inflatedBytes: 2L << 30, lie: true);
+        var lying = RunCliChild("predict", "mobilenet_v3_small", "--weights", liar, WritePng(Folder.File("c.png"), 16, 16));
         Assert.Equal(2, lying.Code);
         Assert.True(lying.PeakBytes < MemoryBoundBytes, $"lying bomb: peak {lying.PeakBytes >> 20} MB");
     }

@@ -16,15 +16,11 @@ namespace LiteVision.Tests.Fuzz;
 /// Seeded mutation fuzzing of every file parser (see docs/robustness.md): each case must end in a result or the
 /// documented exception naming the file. Case counts are the CI defaults; LITEVISION_FUZZ_CASES sets a longer run.
 /// </summary>
-public sealed class ParserFuzzTests(ITestOutputHelper log) : IDisposable
+public sealed class ParserFuzzTests(ITestOutputHelper log) : TempFolderTest
 {
-    private readonly TempDirectory _directory = new();
-
-    public void Dispose() => _directory.Dispose();
-
     private FuzzReport Run(string parser, IReadOnlyList<byte[]> seeds, IReadOnlyList<Mutation> structured, int cases, string fileName, Action<string> parse)
     {
-        string path = _directory.File(fileName);
+        string path = Folder.File(fileName);
         FuzzReport report = Fuzzer.Run(parser, seeds, structured, Fuzzer.Cases(cases), path, bytes =>
         {
             File.WriteAllBytes(path, bytes);
@@ -44,7 +40,7 @@ public sealed class ParserFuzzTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void PthZip()
     {
-        byte[][] seeds = [Seeds.Pth(0, _directory.Path), Seeds.Pth(1, _directory.Path)];
+        byte[][] seeds = [Seeds.Pth(0, Folder.Path), Seeds.Pth(1, Folder.Path)];
         FuzzReport report = Run("pth (zip)", seeds, [Mutations.ZipField, Mutations.ZipField, Mutations.PickleOpcode], 2000, "case.pth", ReadCheckpoint);
         Assert.True(report.Refused > report.Cases / 4, report.ToString());
     }
@@ -52,7 +48,7 @@ public sealed class ParserFuzzTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void PthLegacyPickle()
     {
-        byte[][] seeds = [Seeds.Legacy(Seeds.Pth(0, _directory.Path)), Seeds.Legacy(Seeds.Pth(1, _directory.Path))];
+        byte[][] seeds = [Seeds.Legacy(Seeds.Pth(0, Folder.Path)), Seeds.Legacy(Seeds.Pth(1, Folder.Path))];
         FuzzReport report = Run("pth (legacy pickle)", seeds, [Mutations.PickleOpcode, Mutations.PickleOpcode], 2500, "case.pt", ReadCheckpoint);
         Assert.True(report.Refused > report.Cases / 4, report.ToString());
     }
@@ -60,7 +56,7 @@ public sealed class ParserFuzzTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void Safetensors()
     {
-        byte[][] seeds = [Seeds.Safetensors(0, _directory.Path), Seeds.Safetensors(1, _directory.Path)];
+        byte[][] seeds = [Seeds.Safetensors(0, Folder.Path), Seeds.Safetensors(1, Folder.Path)];
         FuzzReport report = Run("safetensors", seeds, [Mutations.SafetensorsHeader, Mutations.SafetensorsHeader], 2000, "case.safetensors", ReadCheckpoint);
         Assert.True(report.Refused > report.Cases / 4, report.ToString());
     }
@@ -81,7 +77,7 @@ public sealed class ParserFuzzTests(ITestOutputHelper log) : IDisposable
     [Fact]
     public void Idx()
     {
-        byte[][] seeds = [Seeds.Idx([6, 5, 4], false, _directory.Path), Seeds.Idx([6], false, _directory.Path), Seeds.Idx([6, 5, 4], true, _directory.Path)];
+        byte[][] seeds = [Seeds.Idx([6, 5, 4], false, Folder.Path), Seeds.Idx([6], false, Folder.Path), Seeds.Idx([6, 5, 4], true, Folder.Path)];
         Run("IDX", seeds, [Mutations.IdxHeader, Mutations.IdxHeader], 2500, "case.idx", path => LiteVision.Data.Idx.Read(path));
     }
 
