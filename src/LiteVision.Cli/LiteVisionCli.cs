@@ -28,6 +28,8 @@ public static class LiteVisionCli
         root.Subcommands.Add(PredictCommand.Create(output, error));
         root.Subcommands.Add(TrainCommand.Create(output));
         root.Subcommands.Add(EvalCommand.Create(output));
+        var verbose = new Option<bool>("--verbose") { Description = "On an internal error, print the stack trace too.", Recursive = true };
+        root.Options.Add(verbose);
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
@@ -43,7 +45,7 @@ public static class LiteVisionCli
         }
         catch (Exception exception) when (IsUsageError(exception))
         {
-            error.WriteLine($"error: {exception.Message}");
+            error.WriteLine($"error: {MessageOf(exception)}");
             return UsageError;
         }
         catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or System.Runtime.InteropServices.ExternalException)
@@ -51,7 +53,29 @@ public static class LiteVisionCli
             error.WriteLine($"error: {exception.Message}");
             return Failure;
         }
+        catch (Exception exception)
+        {
+            return ReportInternalError(exception, parsed.GetValue(verbose), error);
+        }
     }
+
+    /// <summary>
+    /// The last resort for an exception no command expected (a bug, not bad input): one <c>internal error:</c> line
+    /// instead of a crash dump, the stack trace only when <paramref name="verbose"/>. Returns <see cref="Failure"/>.
+    /// </summary>
+    public static int ReportInternalError(Exception exception, bool verbose, TextWriter error)
+    {
+        error.WriteLine($"internal error: {exception.GetType().Name}: {exception.Message.ReplaceLineEndings(" ")}" +
+            (verbose ? "" : " (run with --verbose for the stack trace)"));
+        if (verbose) error.WriteLine(exception.ToString());
+        return Failure;
+    }
+
+    // ArgumentException appends " (Parameter 'name')", the name of a C# parameter the user never typed.
+    private static string MessageOf(Exception exception) =>
+        exception is ArgumentException { ParamName: { } name } argument
+            ? argument.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal)
+            : exception.Message;
 
     private static bool IsUsageError(Exception exception) =>
         exception is ArgumentException or KeyNotFoundException or FileNotFoundException or DirectoryNotFoundException

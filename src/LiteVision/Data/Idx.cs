@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
+using LiteVision.IO;
 
 namespace LiteVision.Data;
 
@@ -28,17 +29,17 @@ public static class Idx
         if (bytes.Length < headerBytes)
             throw new InvalidDataException($"{path}: truncated IDX header ({bytes.Length} of {headerBytes} bytes).");
         var dims = new int[rank];
-        long total = 1;
+        long total = 1, available = bytes.Length - headerBytes;
         for (int i = 0; i < rank; i++)
         {
             uint size = BinaryPrimitives.ReadUInt32BigEndian(bytes.AsSpan(4 + 4 * i));
             if (size > int.MaxValue) throw new InvalidDataException($"{path}: IDX dimension {i} is {size}, too large.");
             dims[i] = (int)size;
-            total *= size;
+            // Compared with the data while it is built, so four large dimensions cannot overflow the product.
+            total = size == 0 ? 0 : total <= available / size ? total * size : long.MaxValue;
         }
-        long available = bytes.Length - headerBytes;
         if (available < total)
-            throw new InvalidDataException($"{path}: truncated: the header promises {total} data bytes ([{string.Join(", ", dims)}]), the file has {available}.");
+            throw new InvalidDataException($"{path}: truncated: the header promises {(total == long.MaxValue ? "more" : total.ToString(System.Globalization.CultureInfo.InvariantCulture))} data bytes ([{string.Join(", ", dims)}]), the file has {available}.");
         if (available > total)
             throw new InvalidDataException($"{path}: {available - total} unexpected bytes after the {total} data bytes.");
         return (dims, bytes[headerBytes..]);
@@ -89,6 +90,9 @@ public static class Idx
         File.Move(temporary, path, overwrite: true);
     }
 
+    // gzip of IDX data compresses at most ~1000:1; allow far more than real files need, but not a bomb's gigabytes.
+    private const long MaxGzipRatio = 64;
+
     private static byte[] ReadAllMaybeGzip(string path)
     {
         byte[] raw = File.ReadAllBytes(path);
@@ -96,9 +100,7 @@ public static class Idx
         try
         {
             using var gzip = new GZipStream(new MemoryStream(raw), CompressionMode.Decompress);
-            using var output = new MemoryStream();
-            gzip.CopyTo(output);
-            return output.ToArray();
+            return BoundedRead.ToEnd(gzip, MaxGzipRatio * raw.Length + BoundedRead.FixedAllowanceBytes, $"{path}: the gzip stream");
         }
         catch (InvalidDataException e)
         {

@@ -16,6 +16,13 @@ public sealed record RgbImage(int Width, int Height, byte[] Pixels);
 /// </summary>
 public static class ImageDecoder
 {
+    /// <summary>
+    /// Most pixels an image may have (64 megapixels): checked from the header before anything is decoded, so a small
+    /// file that claims a huge canvas is refused without allocating it. Decoding such an image needs about
+    /// 7 bytes per pixel (RGBA from the codec, then RGB), 450 MB at the limit.
+    /// </summary>
+    public const long MaxPixels = 64_000_000;
+
     /// <summary>File extensions treated as images when a folder is given.</summary>
     public static IReadOnlySet<string> Extensions { get; } = new HashSet<string>(StringComparer.OrdinalIgnoreCase)
     {
@@ -49,7 +56,9 @@ public static class ImageDecoder
     {
         ArgumentOutOfRangeException.ThrowIfNegativeOrZero(size);
         if (destination.Length < 3 * size * size) throw new ArgumentException("Destination is smaller than 3 x size x size.", nameof(destination));
-        ImagePreprocessor.ToSquareBytes(Decode(path), size, destination);
+        RgbImage image = Decode(path);
+        ImagePreprocessor.CheckAspectRatio(image, size, path);
+        ImagePreprocessor.ToSquareBytes(image, size, destination);
     }
 
     /// <summary>Decodes an encoded image held in memory; <paramref name="source"/> names it in errors.</summary>
@@ -65,8 +74,10 @@ public static class ImageDecoder
         if (codec is null)
             throw new InvalidDataException($"{source}: not a decodable image (expected JPEG, PNG, BMP or WebP) or the file is damaged.");
         SKImageInfo info = codec.Info;
-        if (info.Width <= 0 || info.Height <= 0 || (long)info.Width * info.Height > 100_000_000)
-            throw new InvalidDataException($"{source}: unsupported image size {info.Width}x{info.Height}.");
+        if (info.Width <= 0 || info.Height <= 0)
+            throw new InvalidDataException($"{source}: the image header gives an empty size {info.Width}x{info.Height}.");
+        if ((long)info.Width * info.Height > MaxPixels)
+            throw new InvalidDataException($"{source}: the image is {info.Width}x{info.Height} = {(long)info.Width * info.Height} pixels, more than the limit of {MaxPixels} ({MaxPixels / 1_000_000} megapixels).");
         var target = new SKImageInfo(info.Width, info.Height, SKColorType.Rgba8888, SKAlphaType.Unpremul);
         var rgba = new byte[target.BytesSize];
         SKCodecResult result;
@@ -81,7 +92,7 @@ public static class ImageDecoder
         }
         if (result is not (SKCodecResult.Success))
             throw new InvalidDataException($"{source}: the image is damaged or truncated ({result}).");
-        var rgb = new byte[info.Width * info.Height * 3];
+        var rgb = new byte[(long)info.Width * info.Height * 3];
         for (int p = 0, q = 0; p < rgba.Length; p += 4, q += 3)
         {
             rgb[q] = rgba[p];

@@ -74,8 +74,7 @@ public static class ImagePreprocessor
     public static Tensor ToTensor(RgbImage image, PreprocessSettings settings)
     {
         settings.Validated();
-        (long height, long width) = ResizedSize(image.Height, image.Width, settings.ResizeSize);
-        RgbImage resized = PillowResize.Resize(image, (int)width, (int)height, settings.Interpolation);
+        RgbImage resized = ResizeForCrop(image, settings.ResizeSize, settings.CropSize, settings.Interpolation);
         using var scope = NewDisposeScope();
         Tensor pixels = tensor(resized.Pixels, [resized.Height, resized.Width, 3], ScalarType.Byte).permute(2, 0, 1);
         Tensor cropped = CenterCrop(pixels, settings.CropSize);
@@ -92,14 +91,38 @@ public static class ImagePreprocessor
     public static void PreprocessFile(string path, PreprocessSettings settings, Span<float> target)
     {
         using var scope = NewDisposeScope();
-        ToTensor(ImageDecoder.Decode(path), settings).data<float>().CopyTo(target);
+        RgbImage image = ImageDecoder.Decode(path);
+        CheckAspectRatio(image, settings.ResizeSize, path);
+        ToTensor(image, settings).data<float>().CopyTo(target);
+    }
+
+    /// <summary>Refuses an image whose shorter-side resize to <paramref name="size"/> would exceed <see cref="PillowResize.MaxSide"/>.</summary>
+    /// <exception cref="InvalidDataException">The aspect ratio is too extreme; the message names <paramref name="source"/> and the limit.</exception>
+    public static void CheckAspectRatio(RgbImage image, int size, string source)
+    {
+        (long height, long width) = ResizedSize(image.Height, image.Width, size);
+        if (Math.Max(height, width) > PillowResize.MaxSide)
+            throw new InvalidDataException($"{source}: a {image.Width}x{image.Height} image resized to a shorter side of {size} would be " +
+                $"{width}x{height}; the longer side may be at most {PillowResize.MaxSide} pixels (aspect ratio too extreme).");
+    }
+
+    // Resize → CenterCrop computes only the pixels the crop keeps: per side, the centred crop window when the crop is
+    // smaller than the resized side, else the whole side (CenterCrop then pads it), so the result equals cropping
+    // the full resize while extreme aspect ratios (30000×2) stay within a few kilobytes.
+    private static RgbImage ResizeForCrop(RgbImage image, int size, int crop, Interpolation interpolation)
+    {
+        (long height, long width) = ResizedSize(image.Height, image.Width, size);
+        static (long Start, int Length) Window(long side, int crop) =>
+            crop >= side ? (0, (int)side) : ((long)Math.Round((side - crop) / 2.0, MidpointRounding.ToEven), crop);
+        (long top, int rows) = Window(height, crop);
+        (long left, int columns) = Window(width, crop);
+        return PillowResize.Resize(image, width, height, interpolation, new PixelWindow(left, top, columns, rows));
     }
 
     /// <summary>Bilinear shorter-side resize to <paramref name="size"/> and centre crop, as CHW bytes into <paramref name="destination"/>.</summary>
     public static void ToSquareBytes(RgbImage image, int size, Span<byte> destination)
     {
-        (long height, long width) = ResizedSize(image.Height, image.Width, size);
-        RgbImage resized = PillowResize.Resize(image, (int)width, (int)height, Interpolation.Bilinear);
+        RgbImage resized = ResizeForCrop(image, size, size, Interpolation.Bilinear);
         using var scope = NewDisposeScope();
         Tensor pixels = tensor(resized.Pixels, [resized.Height, resized.Width, 3], ScalarType.Byte).permute(2, 0, 1);
         CenterCrop(pixels, size).contiguous().bytes.CopyTo(destination);

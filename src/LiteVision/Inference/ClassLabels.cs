@@ -5,12 +5,18 @@ namespace LiteVision.Inference;
 /// <summary>Reads class names: <c>class_indices.json</c> (<c>{"0": "daisy", …}</c>), ImageNet's <c>{"0": ["n01440764", "tench"], …}</c>, a JSON array, or a text file with one name per line.</summary>
 public static class ClassLabels
 {
+    /// <summary>Largest labels file read (16 MiB: far more than a million class names).</summary>
+    public const long MaxFileBytes = 16L << 20;
+
     /// <summary>The names by class index.</summary>
     /// <exception cref="FileNotFoundException">No such file.</exception>
     /// <exception cref="InvalidDataException">The file is in none of the accepted forms.</exception>
     public static IReadOnlyList<string> Load(string path)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Class-label file not found: {path}", path);
+        long length = new FileInfo(path).Length;
+        if (length > MaxFileBytes)
+            throw new InvalidDataException($"{path}: a class-label file of {length} bytes; the limit is {MaxFileBytes} bytes.");
         if (!path.EndsWith(".json", StringComparison.OrdinalIgnoreCase))
         {
             var lines = File.ReadAllLines(path).Select(l => l.Trim()).ToList();
@@ -34,7 +40,7 @@ public static class ClassLabels
                 throw new InvalidDataException("class indices must run 0, 1, 2, … without gaps");
             return byIndex.Values.ToList();
         }
-        catch (Exception e) when (e is JsonException or InvalidDataException or InvalidOperationException)
+        catch (Exception e) when (e is JsonException or InvalidDataException or InvalidOperationException or ArgumentException)
         {
             throw new InvalidDataException($"{path}: not a class-index file ({e.Message}); expected {{\"0\": \"daisy\", …}}, a JSON array or one name per line.");
         }

@@ -77,16 +77,24 @@ public sealed class OnnxEngine : IInferenceEngine
             _session = CreateSession(model, source, settings, exactInt8: true);
             ExactInt8Kernels = true;
         }
+        if (_session.InputMetadata.Count != 1 || _session.OutputMetadata.Count == 0)
+        {
+            _session.Dispose();
+            throw new InvalidDataException($"{source}: an image classifier needs one input and at least one output; the graph has " +
+                $"{_session.InputMetadata.Count} inputs and {_session.OutputMetadata.Count} outputs.");
+        }
         _inputName = _session.InputMetadata.Keys.Single();
         _outputName = _session.OutputMetadata.Keys.First();
         Metadata = _session.ModelMetadata.CustomMetadataMap;
         int[] outputShape = _session.OutputMetadata[_outputName].Dimensions;
         NumClasses = outputShape.Length == 2 && outputShape[1] > 0 ? outputShape[1] : -1;
         int[] inputShape = _session.InputMetadata[_inputName].Dimensions;
-        Input = ReadInputSpec(Metadata, inputShape);
-        Labels = Metadata.TryGetValue(OnnxMetadataKeys.Labels, out string? labels) ? JsonSerializer.Deserialize<string[]>(labels) : null;
+        var reader = new OnnxMetadataReader(Metadata, source);
+        Input = reader.ReadInputSpec(inputShape);
+        Preprocessing = reader.Preprocessing(Input);
+        Labels = reader.Labels();
         ModelName = Metadata.TryGetValue(OnnxMetadataKeys.ModelName, out string? name) ? name : Path.GetFileNameWithoutExtension(source);
-        Macs = Metadata.TryGetValue(OnnxMetadataKeys.Macs, out string? macs) ? long.Parse(macs, System.Globalization.CultureInfo.InvariantCulture) : null;
+        Macs = reader.Long(OnnxMetadataKeys.Macs, 0, long.MaxValue);
     }
 
     /// <summary>
@@ -159,15 +167,7 @@ public sealed class OnnxEngine : IInferenceEngine
     /// <c>litevision.resize_size</c> with <c>litevision.interpolation</c> (else <c>size · 256 / 224</c>, bilinear), and
     /// <see cref="Input"/>'s mean/std.
     /// </summary>
-    public PreprocessSettings Preprocessing => PreprocessSettings.ForCrop(Input.Size) with
-    {
-        ResizeSize = Metadata.TryGetValue(OnnxMetadataKeys.ResizeSize, out string? resize)
-            ? int.Parse(resize, CultureInfo.InvariantCulture) : PreprocessSettings.ForCrop(Input.Size).ResizeSize,
-        Interpolation = Metadata.TryGetValue(OnnxMetadataKeys.Interpolation, out string? filter)
-            ? Enum.Parse<Interpolation>(filter, ignoreCase: true) : Interpolation.Bilinear,
-        Mean = Input.Mean,
-        Std = Input.Std,
-    };
+    public PreprocessSettings Preprocessing { get; }
 
     /// <summary>Class labels from the metadata, or null.</summary>
     public IReadOnlyList<string>? Labels { get; }
@@ -199,16 +199,82 @@ public sealed class OnnxEngine : IInferenceEngine
         _session.Dispose();
         _runOptions.Dispose();
     }
+}
 
-    private static InputSpec ReadInputSpec(IReadOnlyDictionary<string, string> metadata, int[] inputShape)
+/// <summary>
+/// Reads LiteVision's <c>metadata_props</c> of an ONNX file that may come from anywhere: every value is parsed with
+/// bounds, and a bad one is an <see cref="InvalidDataException"/> naming the file, the key and the accepted range.
+/// </summary>
+internal sealed class OnnxMetadataReader(IReadOnlyDictionary<string, string> metadata, string source)
+{
+    /// <summary>Smallest and largest image size accepted (those of <see cref="PreprocessSettings.Validated"/>).</summary>
+    public const int MinSize = 8, MaxSize = 4096;
+
+    /// <summary>Most labels accepted.</summary>
+    public const int MaxLabels = 1_000_000;
+
+    /// <summary>The integer under <paramref name="key"/> in [<paramref name="min"/>, <paramref name="max"/>], or null when absent.</summary>
+    public long? Long(string key, long min, long max)
     {
-        int size = metadata.TryGetValue(OnnxMetadataKeys.InputSize, out string? text)
-            ? int.Parse(text, System.Globalization.CultureInfo.InvariantCulture)
-            : inputShape.Length == 4 && inputShape[3] > 0 ? inputShape[3] : 224;
-        IReadOnlyList<float> mean = metadata.TryGetValue(OnnxMetadataKeys.Mean, out string? m) ? InputSpec.ParseVector(m) : InputSpec.ImageNetMean;
-        IReadOnlyList<float> std = metadata.TryGetValue(OnnxMetadataKeys.Std, out string? s) ? InputSpec.ParseVector(s) : InputSpec.ImageNetStd;
-        return new InputSpec(size, mean, std);
+        if (!metadata.TryGetValue(key, out string? text)) return null;
+        if (long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long value) && value >= min && value <= max) return value;
+        throw Bad(key, text, $"an integer in [{min}, {max}]");
     }
+
+    public InputSpec ReadInputSpec(int[] inputShape)
+    {
+        int size = (int?)Long(OnnxMetadataKeys.InputSize, MinSize, MaxSize)
+            ?? (inputShape.Length == 4 && inputShape[3] is >= MinSize and <= MaxSize ? inputShape[3] : 224);
+        return new InputSpec(size, Vector(OnnxMetadataKeys.Mean, allowZero: true) ?? Inference.InputSpec.ImageNetMean,
+            Vector(OnnxMetadataKeys.Std, allowZero: false) ?? Inference.InputSpec.ImageNetStd);
+    }
+
+    public PreprocessSettings Preprocessing(InputSpec input)
+    {
+        PreprocessSettings defaults = PreprocessSettings.ForCrop(input.Size);
+        Interpolation interpolation = Interpolation.Bilinear;
+        if (metadata.TryGetValue(OnnxMetadataKeys.Interpolation, out string? filter)
+            && !(Enum.TryParse(filter, ignoreCase: true, out interpolation) && Enum.IsDefined(interpolation)))
+            throw Bad(OnnxMetadataKeys.Interpolation, filter, "bilinear or bicubic");
+        return defaults with
+        {
+            ResizeSize = (int?)Long(OnnxMetadataKeys.ResizeSize, MinSize, MaxSize) ?? Math.Min(defaults.ResizeSize, MaxSize),
+            Interpolation = interpolation,
+            Mean = input.Mean,
+            Std = input.Std,
+        };
+    }
+
+    public IReadOnlyList<string>? Labels()
+    {
+        if (!metadata.TryGetValue(OnnxMetadataKeys.Labels, out string? text)) return null;
+        string[]? labels;
+        try
+        {
+            labels = JsonSerializer.Deserialize<string[]>(text);
+        }
+        catch (Exception e) when (e is JsonException or InvalidOperationException or NotSupportedException)
+        {
+            labels = null;
+        }
+        return labels is { Length: > 0 and <= MaxLabels } && labels.All(l => l is not null) ? labels
+            : throw Bad(OnnxMetadataKeys.Labels, text, $"a JSON array of 1 to {MaxLabels} strings");
+    }
+
+    private float[]? Vector(string key, bool allowZero)
+    {
+        if (!metadata.TryGetValue(key, out string? text)) return null;
+        string[] parts = text.Split(',', StringSplitOptions.TrimEntries);
+        var values = new float[parts.Length];
+        bool valid = parts.Length == 3;
+        for (int i = 0; valid && i < parts.Length; i++)
+            valid = float.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]) && float.IsFinite(values[i])
+                && (allowZero || values[i] > 0);
+        return valid ? values : throw Bad(key, text, allowZero ? "three finite numbers (R, G, B)" : "three positive numbers (R, G, B)");
+    }
+
+    private InvalidDataException Bad(string key, string value, string expected) =>
+        new($"{source}: metadata '{key}' is '{(value.Length <= 60 ? value : value[..60] + "…")}'; expected {expected}.");
 }
 
 /// <summary>A LiteVision model on libtorch (evaluation mode, no gradients).</summary>

@@ -5,6 +5,7 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Numerics;
 using System.Text;
+using LiteVision.IO;
 using static TorchSharp.torch;
 
 namespace LiteVision.Weights;
@@ -53,50 +54,68 @@ public static class PyTorchCheckpoint
     /// Reads the object a <c>torch.save</c> stream holds, as the values described by <see cref="RestrictedUnpickler"/>,
     /// with every storage's bytes resolved.
     /// </summary>
-    public static object? ReadObject(Stream stream, string source)
+    public static object? ReadObject(Stream stream, string source) => ReadObject(stream, source, nesting: 0);
+
+    // torch.storage._load_from_bytes blobs are whole checkpoints inside a pickle; real files nest them once.
+    private const int MaxNesting = 4;
+
+    /// <summary>Most dimensions a tensor may have (libtorch's own limit is 64).</summary>
+    public const int MaxDimensions = 64;
+
+    // Views may overlap their storage (stride 0, or strides smaller than the sizes), so a tiny storage could describe
+    // an enormous tensor; beyond their storages' bytes, the tensors of one file may add at most this many bytes.
+    private const long MaxViewExpansionBytes = 256L << 20;
+
+    private static object? ReadObject(Stream stream, string source, int nesting)
     {
+        if (nesting > MaxNesting) throw new InvalidDataException($"{source}: storages nested more than {MaxNesting} deep.");
         Span<byte> prefix = stackalloc byte[4];
         stream.Position = 0;
         int read = stream.ReadAtLeast(prefix, 4, throwOnEndOfStream: false);
         stream.Position = 0;
-        if (IsZip(prefix[..read])) return ReadZip(stream, source);
-        if (IsLegacy(prefix[..read])) return ReadLegacy(stream, source);
+        if (IsZip(prefix[..read])) return ReadZip(stream, source, nesting);
+        if (IsLegacy(prefix[..read])) return ReadLegacy(stream, source, nesting);
         throw new InvalidDataException($"{source}: not a PyTorch checkpoint (neither a zip archive nor a legacy torch.save pickle).");
     }
 
-    private static object? ReadZip(Stream stream, string source)
+    private static object? ReadZip(Stream stream, string source, int nesting)
     {
         ZipArchive zip;
+        IReadOnlyList<ZipArchiveEntry> entries;
         try
         {
             zip = new ZipArchive(stream, ZipArchiveMode.Read, leaveOpen: true);
+            entries = zip.Entries;
         }
-        catch (InvalidDataException e)
+        catch (Exception e) when (IsZipLibraryError(e))
         {
             throw new InvalidDataException($"{source}: damaged zip checkpoint (truncated download?): {e.Message}", e);
         }
         using (zip)
         {
-            ZipArchiveEntry pickle = zip.Entries.FirstOrDefault(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal)
+            var budget = new DecompressionBudget(BoundedRead.BudgetFor(stream.Length));
+            var byName = new Dictionary<string, ZipArchiveEntry>(StringComparer.Ordinal);
+            foreach (ZipArchiveEntry entry in entries) byName.TryAdd(entry.FullName, entry);
+            ZipArchiveEntry pickle = entries.FirstOrDefault(e => e.FullName.EndsWith("data.pkl", StringComparison.Ordinal)
                 && e.FullName.Count(c => c == '/') == 1)
                 ?? throw new InvalidDataException($"{source}: zip archive without <name>/data.pkl; not a torch.save checkpoint.");
             string prefix = pickle.FullName[..(pickle.FullName.IndexOf('/') + 1)];
-            bool bigEndian = zip.GetEntry(prefix + "byteorder") is { } order && ReadEntry(order, source, 16) is var text
+            bool bigEndian = byName.TryGetValue(prefix + "byteorder", out ZipArchiveEntry? order) && ReadEntry(order, source, budget, 16) is var text
                 && Encoding.ASCII.GetString(text).Trim() == "big";
             var storages = new List<StorageRef>();
-            using var pickleStream = new MemoryStream(ReadEntry(pickle, source, int.MaxValue));
+            using var pickleStream = new MemoryStream(ReadEntry(pickle, source, budget, int.MaxValue));
             var unpickler = new RestrictedUnpickler(pickleStream, source, id =>
             {
                 StorageRef storage = ParseStorageId(id, source);
                 storages.Add(storage);
                 return storage;
-            }, blob => ReadNested(blob, source));
+            }, blob => ReadNested(blob, source, nesting));
             object? root = unpickler.Load();
             foreach (var group in storages.GroupBy(s => s.Key))
             {
-                ZipArchiveEntry entry = zip.GetEntry(prefix + "data/" + group.Key)
+                ZipArchiveEntry entry = byName.GetValueOrDefault(prefix + "data/" + group.Key)
                     ?? throw new InvalidDataException($"{source}: storage '{group.Key}' is referenced but {prefix}data/{group.Key} is missing.");
-                byte[] data = ReadEntry(entry, source, int.MaxValue);
+                byte[] data = ReadEntry(entry, source, budget, int.MaxValue);
                 if (bigEndian) SwapBytes(data, group.First().ElementBytes);
                 foreach (StorageRef storage in group) Assign(storage, data, source);
             }
@@ -104,7 +123,7 @@ public static class PyTorchCheckpoint
         }
     }
 
-    private static object? ReadLegacy(Stream stream, string source)
+    private static object? ReadLegacy(Stream stream, string source, int nesting)
     {
         Func<object?, object?> noStorages = _ => throw new InvalidDataException($"{source}: unexpected storage in the legacy header.");
         object? magic = new RestrictedUnpickler(stream, source, noStorages).Load();
@@ -121,7 +140,7 @@ public static class PyTorchCheckpoint
             StorageRef storage = ParseStorageId(id, source);
             storages.Add(storage);
             return storage;
-        }, blob => ReadNested(blob, source)).Load();
+        }, blob => ReadNested(blob, source, nesting)).Load();
         object? keys = new RestrictedUnpickler(stream, source, noStorages).Load();
         if (keys is not List<object?> keyList) throw new InvalidDataException($"{source}: legacy checkpoint without its storage-key list.");
 
@@ -134,10 +153,10 @@ public static class PyTorchCheckpoint
             if (stream.ReadAtLeast(count, 8, throwOnEndOfStream: false) < 8)
                 throw new InvalidDataException($"{source}: the file ends before storage '{name}' (truncated file?).");
             long elements = BinaryPrimitives.ReadInt64LittleEndian(count);
-            long bytes = elements * users[0].ElementBytes;
-            if (elements < 0 || bytes > stream.Length - stream.Position || bytes > Array.MaxLength)
+            long remaining = stream.Length - stream.Position;
+            if (elements < 0 || elements > remaining / users[0].ElementBytes || elements * users[0].ElementBytes > Array.MaxLength)
                 throw new InvalidDataException($"{source}: storage '{name}' claims {elements} elements, more than the file holds (truncated file?).");
-            var data = new byte[bytes];
+            var data = new byte[elements * users[0].ElementBytes];
             stream.ReadExactly(data);
             foreach (StorageRef storage in users) Assign(storage, data, source);
         }
@@ -146,10 +165,22 @@ public static class PyTorchCheckpoint
         return root;
     }
 
-    private static object? ReadNested(byte[] blob, string source)
+    private static object? ReadNested(byte[] blob, string source, int nesting)
     {
         using var nested = new MemoryStream(blob, writable: false);
-        return ReadObject(nested, source + " (nested storage)");
+        return ReadObject(nested, source + " (nested storage)", nesting + 1);
+    }
+
+    // What System.IO.Compression throws on a malformed archive; anything else is a bug and stays unwrapped.
+    private static bool IsZipLibraryError(Exception e) =>
+        e is InvalidDataException or IOException or ArgumentException or NotSupportedException or OverflowException;
+
+    /// <summary>The decompressed bytes one archive may still produce (see <see cref="BoundedRead.BudgetFor"/>).</summary>
+    private sealed class DecompressionBudget(long bytes)
+    {
+        public long Remaining { get; private set; } = bytes;
+
+        public void Spend(long bytes) => Remaining -= bytes;
     }
 
     // ('storage', <storage class>, key, location, numel[, view_metadata]) — the persistent id torch.save writes.
@@ -159,10 +190,13 @@ public static class PyTorchCheckpoint
             || tuple[2] is not string key || tuple[3] is not string location || tuple[4] is not long elements || elements < 0)
             throw new InvalidDataException($"{source}: unrecognised persistent id {RestrictedUnpickler.Describe(id)}; expected a torch storage.");
         if (type.Module != "torch") throw new UnsafePickleException($"{source}: '{type}' is not a storage type.");
-        (ScalarType scalar, int bytes) = TensorDType.FromTorchStorage(type.Name);
+        (ScalarType scalar, int bytes) = TensorDType.FromTorchStorage(type.Name, source);
+        if (elements > Array.MaxLength / bytes)
+            throw new InvalidDataException($"{source}: storage '{key}' declares {elements} elements, more than any file holds.");
         long viewOffset = 0;
         if (tuple.Length > 5 && tuple[5] is object?[] { Length: 3 } view && view[1] is long offset)
-            viewOffset = offset;   // legacy storage views: (view_key, offset, view_size)
+            viewOffset = offset is >= 0 and <= int.MaxValue ? offset   // legacy storage views: (view_key, offset, view_size)
+                : throw new InvalidDataException($"{source}: storage view offset {offset} of '{key}' is out of range.");
         return new StorageRef(key, scalar, bytes, elements, location) { ViewOffset = viewOffset };
     }
 
@@ -180,18 +214,20 @@ public static class PyTorchCheckpoint
         storage.Data = data;
     }
 
-    private static byte[] ReadEntry(ZipArchiveEntry entry, string source, long limit)
+    private static byte[] ReadEntry(ZipArchiveEntry entry, string source, DecompressionBudget budget, long limit)
     {
-        if (entry.Length > limit || entry.Length > Array.MaxLength)
-            throw new InvalidDataException($"{source}: zip entry {entry.FullName} is too large ({entry.Length} bytes).");
+        long declared = entry.Length;
+        if (declared > limit || declared > budget.Remaining)
+            throw new InvalidDataException($"{source}: zip entry {entry.FullName} declares {declared} bytes, more than the {Math.Min(limit, budget.Remaining)} " +
+                $"bytes left of what this file may inflate to (4 × its size + {BoundedRead.FixedAllowanceBytes >> 20} MiB; a damaged file or a decompression bomb).");
         try
         {
             using Stream content = entry.Open();
-            var data = new byte[entry.Length];
-            content.ReadExactly(data);
+            byte[] data = BoundedRead.Exactly(content, declared, budget.Remaining, $"{source}: zip entry {entry.FullName}");
+            budget.Spend(data.LongLength);
             return data;
         }
-        catch (Exception e) when (e is EndOfStreamException or InvalidDataException or IOException)
+        catch (Exception e) when ((IsZipLibraryError(e) || e is EndOfStreamException) && !e.Message.StartsWith(source + ":", StringComparison.Ordinal))
         {
             throw new InvalidDataException($"{source}: cannot read {entry.FullName} from the zip checkpoint (truncated or damaged file): {e.Message}", e);
         }
@@ -219,9 +255,10 @@ public static class PyTorchCheckpoint
     {
         var flats = new Dictionary<StorageRef, Tensor>(ReferenceEqualityComparer.Instance);
         var tensors = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        long expansion = MaxViewExpansionBytes;
         try
         {
-            foreach ((string name, TensorRef tensor) in refs) tensors.Add(name, Materialize(name, tensor, flats, source));
+            foreach ((string name, TensorRef tensor) in refs) tensors.Add(name, Materialize(name, tensor, flats, source, ref expansion));
         }
         catch
         {
@@ -235,26 +272,42 @@ public static class PyTorchCheckpoint
         return tensors;
     }
 
-    private static Tensor Materialize(string name, TensorRef tensor, Dictionary<StorageRef, Tensor> flats, string source)
+    private static Tensor Materialize(string name, TensorRef tensor, Dictionary<StorageRef, Tensor> flats, string source, ref long expansion)
     {
         StorageRef storage = tensor.Storage;
         byte[] data = storage.Data ?? throw new InvalidDataException($"{source}: tensor '{name}' refers to a storage without data.");
         long available = Math.Min(data.LongLength / storage.ElementBytes, storage.ViewOffset + storage.Elements);
         long[] size = tensor.Size, stride = tensor.Stride;
-        long offset = storage.ViewOffset + tensor.Offset;
-        if (size.Length != stride.Length || size.Any(s => s < 0) || stride.Any(s => s < 0) || offset < 0)
-            throw new InvalidDataException($"{source}: tensor '{name}' has an invalid layout (size [{string.Join(", ", size)}], stride [{string.Join(", ", stride)}], offset {offset}).");
+        long offset = tensor.Offset is >= 0 and <= int.MaxValue ? storage.ViewOffset + tensor.Offset : -1;
+        string layout = $"size [{string.Join(", ", size.Take(8))}{(size.Length > 8 ? ", …" : "")}], stride [{string.Join(", ", stride.Take(8))}{(stride.Length > 8 ? ", …" : "")}], offset {tensor.Offset}";
+        if (size.Length != stride.Length || size.Length > MaxDimensions || size.Any(s => s < 0) || stride.Any(s => s < 0) || offset < 0)
+            throw new InvalidDataException($"{source}: tensor '{name}' has an invalid layout ({layout}).");
         if (size.Any(s => s == 0)) return empty(size, storage.Type);
-        long last = offset;
-        for (int i = 0; i < size.Length; i++) last = checked(last + (size[i] - 1) * stride[i]);
+        // The last element a view reaches and its element count, refused before either overflows a long.
+        long last = offset, elements = 1;
+        for (int i = 0; i < size.Length; i++)
+        {
+            if (stride[i] != 0 && size[i] - 1 > (long.MaxValue - last) / stride[i] || size[i] > long.MaxValue / elements)
+                throw new InvalidDataException($"{source}: tensor '{name}' ({layout}) is larger than any storage.");
+            last += (size[i] - 1) * stride[i];
+            elements *= size[i];
+        }
         if (last >= available)
             throw new InvalidDataException($"{source}: tensor '{name}' (size [{string.Join(", ", size)}], stride [{string.Join(", ", stride)}], " +
                 $"offset {offset}) reaches element {last}, outside its storage of {available} elements.");
+        long bytes = elements <= Array.MaxLength / storage.ElementBytes ? elements * storage.ElementBytes : long.MaxValue;
+        if (elements > available)
+        {
+            if (bytes > expansion)
+                throw new InvalidDataException($"{source}: tensor '{name}' ({layout}) overlaps itself to {elements} elements from a storage of " +
+                    $"{available}; views may add at most {MaxViewExpansionBytes} bytes per file.");
+            expansion -= bytes;
+        }
         if (!flats.TryGetValue(storage, out Tensor? flat))
         {
-            long elements = data.LongLength / storage.ElementBytes;
-            flat = empty(elements, storage.Type);
-            flat.bytes = data.LongLength == elements * storage.ElementBytes ? data : data.AsSpan(0, (int)(elements * storage.ElementBytes)).ToArray();
+            long stored = data.LongLength / storage.ElementBytes;
+            flat = empty(stored, storage.Type);
+            flat.bytes = data.LongLength == stored * storage.ElementBytes ? data : data.AsSpan(0, (int)(stored * storage.ElementBytes)).ToArray();
             flats.Add(storage, flat);
         }
         using Tensor view = flat.as_strided(size, stride, offset);

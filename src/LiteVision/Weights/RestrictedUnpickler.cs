@@ -70,6 +70,12 @@ public sealed class RestrictedUnpickler
 {
     private const int MaxDepth = 10_000;
 
+    /// <summary>Most values the pickle's stack may hold at once.</summary>
+    public const int MaxStackItems = 1_000_000;
+
+    /// <summary>Most memo entries one pickle may store.</summary>
+    public const int MaxMemoEntries = 1_000_000;
+
     private readonly Stream _stream;
     private readonly string _source;
     private readonly Func<object?, object?> _persistentLoad;
@@ -118,7 +124,8 @@ public sealed class RestrictedUnpickler
             if (code < 0) throw Error("the pickle ends before its STOP opcode (truncated file?)");
             if (code == '.') return _stack.Count == 1 ? _stack[0] : throw Error("malformed pickle: STOP with an unbalanced stack");
             Step((byte)code);
-            if (_stack.Count > MaxDepth * 100 || _marks.Count > MaxDepth) throw Error("pickle too deeply nested");
+            if (_stack.Count > MaxStackItems || _marks.Count > MaxDepth) throw Error($"pickle too deeply nested (more than {MaxStackItems} stack items or {MaxDepth} marks)");
+            if (_memo.Count > MaxMemoEntries) throw Error($"pickle stores more than {MaxMemoEntries} memo entries");
         }
     }
 
@@ -143,7 +150,7 @@ public sealed class RestrictedUnpickler
             case (byte)'G': Push(BinaryPrimitives.ReadDoubleBigEndian(ReadBytes(8))); break;          // BINFLOAT
             case (byte)'I': Push(ParseIntLine(ReadLine())); break;                                    // INT (protocol 0)
             case (byte)'L': Push(ParseIntLine(ReadLine().TrimEnd('L'))); break;                       // LONG (protocol 0)
-            case (byte)'F': Push(double.Parse(ReadLine(), CultureInfo.InvariantCulture)); break;      // FLOAT (protocol 0)
+            case (byte)'F': Push(ParseFloatLine(ReadLine())); break;                                  // FLOAT (protocol 0)
             case (byte)'X': Push(Encoding.UTF8.GetString(ReadBytes(ReadLength(4)))); break;          // BINUNICODE
             case 0x8c: Push(Encoding.UTF8.GetString(ReadBytes(ReadByte()))); break;                   // SHORT_BINUNICODE
             case 0x8d: Push(Encoding.UTF8.GetString(ReadBytes(ReadLength(8)))); break;               // BINUNICODE8
@@ -241,7 +248,7 @@ public sealed class RestrictedUnpickler
             {
                 if (args.Length < 4 || args[0] is not StorageRef storage)
                     throw Error($"{global} needs (storage, offset, size, stride, ...), got {args.Length} arguments");
-                return new TensorRef(storage, AsLong(args[1]), AsLongs(args[2]), AsLongs(args[3]));
+                return new TensorRef(storage, AsLong(args[1], "tensor offset"), AsLongs(args[2], "tensor size"), AsLongs(args[3], "tensor stride"));
             }
             case "torch._utils._rebuild_parameter" or "torch._utils._rebuild_parameter_with_state":
                 return args.Length >= 1 && args[0] is TensorRef data ? data : throw Error($"{global} needs a tensor");
@@ -284,18 +291,19 @@ public sealed class RestrictedUnpickler
         }
     }
 
-    private static long AsLong(object? value) => value switch
+    private long AsLong(object? value, string what) => value switch
     {
         long l => l,
         bool b => b ? 1 : 0,
-        _ => throw new InvalidDataException($"expected an integer, got {Describe(value)}"),
+        BigInteger big => throw Error($"{what} {big} does not fit in 64 bits"),
+        _ => throw Error($"{what}: expected an integer, got {Describe(value)}"),
     };
 
-    private static long[] AsLongs(object? value) => value switch
+    private long[] AsLongs(object? value, string what) => value switch
     {
-        object?[] tuple => tuple.Select(AsLong).ToArray(),
-        List<object?> list => list.Select(AsLong).ToArray(),
-        _ => throw new InvalidDataException($"expected a tuple of integers, got {Describe(value)}"),
+        object?[] tuple => tuple.Select(v => AsLong(v, what)).ToArray(),
+        List<object?> list => list.Select(v => AsLong(v, what)).ToArray(),
+        _ => throw Error($"{what}: expected a tuple of integers, got {Describe(value)}"),
     };
 
     private object?[] AsTuple(object? value) => value switch
@@ -392,14 +400,22 @@ public sealed class RestrictedUnpickler
         return value >= long.MinValue && value <= long.MaxValue ? (long)value : value;
     }
 
+    // CPython refuses int literals longer than 4300 digits (sys.int_info.str_digits_check_threshold) for the same
+    // reason: parsing them is quadratic.
     private object ParseIntLine(string text) => text switch
     {
+        { Length: > 4300 } => throw Error($"integer literal of {text.Length} digits (more than 4300)"),
         "00" => false,
         "01" => true,
         _ when long.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long v) => v,
         _ when BigInteger.TryParse(text, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out BigInteger big) => big,
-        _ => throw Error($"bad integer literal '{text}'"),
+        _ => throw Error($"bad integer literal '{Shorten(text)}'"),
     };
+
+    private double ParseFloatLine(string text) =>
+        double.TryParse(text, NumberStyles.Float, CultureInfo.InvariantCulture, out double value) ? value : throw Error($"bad float literal '{Shorten(text)}'");
+
+    private static string Shorten(string text) => text.Length <= 40 ? text : text[..40] + "…";
 
     private string ParseQuoted(string text) =>
         text.Length >= 2 && (text[0] == '\'' || text[0] == '"') && text[^1] == text[0]

@@ -66,11 +66,18 @@ public static class Safetensors
             return metadata.EnumerateObject().ToDictionary(p => p.Name, p => p.Value.ValueKind == JsonValueKind.String ? p.Value.GetString()!
                 : throw new InvalidDataException($"{path}: metadata '{p.Name}' is not a string."));
         }
-        catch (JsonException e)
+        catch (Exception e) when (IsJsonError(e))
         {
             throw new InvalidDataException($"{path}: header is not valid JSON ({e.Message}).");
         }
     }
+
+    /// <summary>Most dimensions a tensor may have (libtorch's own limit is 64).</summary>
+    public const int MaxDimensions = 64;
+
+    // System.Text.Json reports malformed text as JsonException, and invalid UTF-8 inside a string or property name
+    // (found only when the value is read) as InvalidOperationException ("Cannot transcode invalid UTF-8 JSON text").
+    private static bool IsJsonError(Exception e) => e is JsonException or InvalidOperationException or ArgumentException or FormatException;
 
     /// <summary>Writes <paramref name="tensors"/> (any device; copied to the CPU) to <paramref name="path"/>, keys in ordinal order.</summary>
     public static void Write(string path, IReadOnlyDictionary<string, Tensor> tensors, IReadOnlyDictionary<string, string>? metadata = null)
@@ -126,7 +133,7 @@ public static class Safetensors
         {
             document = JsonDocument.Parse(header);
         }
-        catch (JsonException e)
+        catch (Exception e) when (IsJsonError(e))
         {
             throw new InvalidDataException($"{source}: header is not valid JSON ({e.Message}).");
         }
@@ -135,10 +142,19 @@ public static class Safetensors
             if (document.RootElement.ValueKind != JsonValueKind.Object)
                 throw new InvalidDataException($"{source}: header must be a JSON object.");
             var entries = new List<Entry>();
-            foreach (JsonProperty property in document.RootElement.EnumerateObject())
+            var names = new HashSet<string>(StringComparer.Ordinal);
+            try
             {
-                if (property.Name == "__metadata__") continue;
-                entries.Add(ParseEntry(property, dataLength, source));
+                foreach (JsonProperty property in document.RootElement.EnumerateObject())
+                {
+                    if (property.Name == "__metadata__") continue;
+                    if (!names.Add(property.Name)) throw new InvalidDataException($"{source}: tensor '{property.Name}' appears twice in the header.");
+                    entries.Add(ParseEntry(property, dataLength, source));
+                }
+            }
+            catch (Exception e) when (IsJsonError(e))
+            {
+                throw new InvalidDataException($"{source}: header is not valid JSON ({e.Message}).");
             }
             long previousEnd = 0;
             foreach (Entry entry in entries.OrderBy(e => e.Begin).ThenBy(e => e.End))
@@ -161,15 +177,27 @@ public static class Safetensors
             || !value.TryGetProperty("data_offsets", out JsonElement offsets) || offsets.ValueKind != JsonValueKind.Array
             || offsets.GetArrayLength() != 2)
             throw new InvalidDataException($"{source}: tensor '{name}' needs 'dtype', 'shape' and two 'data_offsets'.");
-        (ScalarType type, int elementBytes) = TensorDType.FromSafetensors(dtype.GetString()!);
-        long[] dims = shape.EnumerateArray().Select(d => d.TryGetInt64(out long v) && v >= 0 ? v
+        (ScalarType type, int elementBytes) = TensorDType.FromSafetensors(dtype.GetString()!, $"{source}: tensor '{name}'");
+        if (shape.GetArrayLength() > MaxDimensions)
+            throw new InvalidDataException($"{source}: tensor '{name}' has {shape.GetArrayLength()} dimensions, more than {MaxDimensions}.");
+        long[] dims = shape.EnumerateArray().Select(d => d.ValueKind == JsonValueKind.Number && d.TryGetInt64(out long v) && v >= 0 ? v
             : throw new InvalidDataException($"{source}: tensor '{name}' has an invalid dimension {d}.")).ToArray();
         long begin = offsets[0].TryGetInt64(out long b) ? b : -1;
         long end = offsets[1].TryGetInt64(out long e) ? e : -1;
         if (begin < 0 || end < begin || end > dataLength)
             throw new InvalidDataException($"{source}: tensor '{name}' data [{begin}, {end}) lies outside the {dataLength}-byte data section.");
-        long elements = dims.Aggregate(1L, (x, y) => checked(x * y));
-        if (checked(elements * elementBytes) != end - begin)
+        // The element count is built with an overflow check (a shape like [2^31, 2^31, 2^31, 8] overflows 64 bits).
+        long elements = 1, limit = long.MaxValue / elementBytes;
+        foreach (long dim in dims)
+        {
+            if (dim == 0) { elements = 0; break; }
+            elements = elements <= limit / dim ? elements * dim : -1;
+            if (elements < 0) break;
+        }
+        if (elements < 0 && !dims.Contains(0))
+            throw new InvalidDataException($"{source}: tensor '{name}' of shape [{string.Join(", ", dims)}] has more elements than its offsets hold ({end - begin} bytes); the shape does not match its offsets.");
+        if (elements < 0) elements = 0;
+        if (elements * elementBytes != end - begin)
             throw new InvalidDataException($"{source}: tensor '{name}' of shape [{string.Join(", ", dims)}] needs {elements * elementBytes} bytes, its offsets give {end - begin}.");
         return new Entry(name, type, dims, begin, end);
     }

@@ -14,8 +14,10 @@ public static class TensorDType
     };
 
     /// <summary>The scalar type and element size of a safetensors dtype name.</summary>
+    /// <param name="name">The dtype name, e.g. <c>F32</c>.</param>
+    /// <param name="source">The file the name comes from, named in the error.</param>
     /// <exception cref="InvalidDataException">Unknown name.</exception>
-    public static (ScalarType Type, int Bytes) FromSafetensors(string name) => Find(Safetensors, name, "tensor dtype", "");
+    public static (ScalarType Type, int Bytes) FromSafetensors(string name, string? source = null) => Find(Safetensors, name, "tensor dtype", "", source);
 
     /// <summary>The safetensors dtype name of <paramref name="type"/>.</summary>
     /// <exception cref="NotSupportedException">No safetensors name exists for the type.</exception>
@@ -35,17 +37,19 @@ public static class TensorDType
     public static IEnumerable<string> TorchStorageNames => TorchStorages.Keys;
 
     /// <summary>The scalar type and element size of a PyTorch typed-storage class name such as <c>FloatStorage</c>.</summary>
+    /// <param name="name">The class name, e.g. <c>FloatStorage</c>.</param>
+    /// <param name="source">The file the name comes from, named in the error.</param>
     /// <exception cref="InvalidDataException">Unknown name.</exception>
-    public static (ScalarType Type, int Bytes) FromTorchStorage(string name) => Find(TorchStorages, name, "storage type", "torch.");
+    public static (ScalarType Type, int Bytes) FromTorchStorage(string name, string? source = null) => Find(TorchStorages, name, "storage type", "torch.", source);
 
     /// <summary>The PyTorch typed-storage class name of <paramref name="type"/> (e.g. <c>FloatStorage</c>).</summary>
     /// <exception cref="NotSupportedException">PyTorch has no storage class for the type.</exception>
     public static string ToTorchStorage(ScalarType type) => NameOf(TorchStorages, type, "a .pth file");
 
-    private static (ScalarType Type, int Bytes) Find(Dictionary<string, (ScalarType Type, int Bytes)> table, string name, string kind, string prefix) =>
+    private static (ScalarType Type, int Bytes) Find(Dictionary<string, (ScalarType Type, int Bytes)> table, string name, string kind, string prefix, string? source) =>
         table.TryGetValue(name, out var known)
             ? known
-            : throw new InvalidDataException($"Unsupported {kind} '{prefix}{name}'. Supported: {string.Join(", ", table.Keys)}.");
+            : throw new InvalidDataException($"{(source is null ? "" : source + ": ")}unsupported {kind} '{prefix}{name}'. Supported: {string.Join(", ", table.Keys)}.");
 
     private static string NameOf(Dictionary<string, (ScalarType Type, int Bytes)> table, ScalarType type, string container) =>
         table.FirstOrDefault(kv => kv.Value.Type == type).Key

@@ -35,7 +35,7 @@ public sealed class SafetensorsTests
     [Theory]
     [InlineData("""{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,16]}}""", 8, "outside")]     // beyond the data
     [InlineData("""{"t":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}}""", 8, "needs 12 bytes")]
-    [InlineData("""{"t":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}""", 8, "Unsupported tensor dtype")]
+    [InlineData("""{"t":{"dtype":"Q4","shape":[2],"data_offsets":[0,8]}}""", 8, "unsupported tensor dtype")]
     [InlineData("""{"t":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"u":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}}""", 16, "overlaps")]
     [InlineData("""{"t":{"dtype":"F32","shape":[-2],"data_offsets":[0,8]}}""", 8, "invalid dimension")]
     [InlineData("""{"t":{"dtype":"F32"}}""", 8, "needs 'dtype'")]
