@@ -48,7 +48,9 @@ public static class LiteVisionCli
             error.WriteLine($"error: {MessageOf(exception)}");
             return UsageError;
         }
-        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or System.Runtime.InteropServices.ExternalException)
+        // A failed, refused (offline) or hash-mismatched download is a failure of the work, said in one line.
+        catch (Exception exception) when (exception is IOException or UnauthorizedAccessException or System.Runtime.InteropServices.ExternalException
+            or LiteVision.Weights.Hub.WeightsDownloadException)
         {
             error.WriteLine($"error: {exception.Message}");
             return Failure;
