@@ -28,6 +28,7 @@ public static class LiteVisionCli
         root.Subcommands.Add(PredictCommand.Create(output, error));
         root.Subcommands.Add(TrainCommand.Create(output));
         root.Subcommands.Add(EvalCommand.Create(output));
+        root.Subcommands.Add(ServeCommand.Create(output));
 
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)

@@ -28,6 +28,7 @@ internal static class ExportCommand
                 "a safetensors file with a tensor 'images' [N, 3, S, S], normalised, at the export size, or a data set the model was trained on " +
                 $"({string.Join(" | ", CalibrationDataSets)}: its first {CalibrationImages} training images, normalised with its statistics).",
         };
+        Option<string?> triton = ServeCommand.CreateTritonOption();
         Option<int> weightBits = new("--weight-bits")
         {
             Description = "Bits of the INT8 weights, 7 or 8. 7 (default) is exact on every x86 CPU; 8 only on CPUs with VNNI: elsewhere " +
@@ -36,7 +37,7 @@ internal static class ExportCommand
         };
         var command = new Command("export", "Export a model to ONNX (BatchNorm folded, dynamic batch, metadata for preprocessing).");
         binder.AddTo(command);
-        foreach (Option option in new Option[] { weights, inputSize, outPath, opset, labels, int8, calibration, weightBits }) command.Options.Add(option);
+        foreach (Option option in new Option[] { weights, inputSize, outPath, opset, labels, int8, calibration, weightBits, triton }) command.Options.Add(option);
         command.SetAction(parsed =>
         {
             (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
@@ -65,6 +66,7 @@ internal static class ExportCommand
             using ImageClassifier model = ModelSource.Create(info, options, parsed.GetValue(weights));
             OnnxModel onnx = OnnxExporter.Export(model, ModelSource.ExportOptions(info, options, size, version, labelList));
             if (batches is not null) onnx = OnnxQuantizer.Quantize(onnx, batches, bits);
+            if (parsed.GetValue(triton) is { } repository) return ServeCommand.WriteRepository(output, repository, info.Name, onnx);
             onnx.Save(path);
             long bytes = new FileInfo(path).Length;
             output.WriteLine($"Wrote {path}: {info.Name}, opset {version}, input [batch, 3, {size}, {size}], " +

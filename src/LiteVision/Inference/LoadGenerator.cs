@@ -61,6 +61,24 @@ public static class LoadGenerator
         return new LoadResult(concurrency, seconds, all.Length, errors, Percentile(all, 0.50), Percentile(all, 0.90), Percentile(all, 0.99), firstError);
     }
 
+    /// <summary>
+    /// Loads <paramref name="model"/> on the server behind <paramref name="client"/>: each client sends one image of the
+    /// model's input shape (from its metadata; seeded random values) per request with the binary tensor extension.
+    /// </summary>
+    /// <exception cref="InferenceServerException">The metadata request failed.</exception>
+    public static async Task<LoadResult> RunInferAsync(InferenceClient client, string model, int concurrency, TimeSpan duration,
+        CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        System.Text.Json.Nodes.JsonObject metadata = await client.ModelMetadataAsync(model, cancellation: cancellation).ConfigureAwait(false);
+        System.Text.Json.Nodes.JsonNode input = metadata["inputs"]![0]!;
+        long[] shape = input["shape"]!.AsArray().Select(d => Math.Max(1, d!.GetValue<long>())).ToArray();
+        var random = new Random(0);
+        float[] image = Enumerable.Range(0, (int)shape.Aggregate(1L, (a, b) => a * b)).Select(_ => (float)random.NextDouble()).ToArray();
+        var tensor = new InferInput(input["name"]!.GetValue<string>(), [1, .. shape[1..]], image);
+        return await RunAsync(token => client.InferAsync(model, tensor, binary: true, cancellation: token), concurrency, duration, cancellation).ConfigureAwait(false);
+    }
+
     /// <summary>The nearest-rank percentile of sorted values (0 when empty).</summary>
     public static double Percentile(IReadOnlyList<double> sorted, double fraction)
     {
