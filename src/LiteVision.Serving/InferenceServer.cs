@@ -100,7 +100,7 @@ public sealed class InferenceServer : IAsyncDisposable
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(kestrel =>
         {
-            kestrel.Limits.MaxRequestBodySize = _options.MaxBodyBytes;
+            kestrel.Limits.MaxRequestBodySize = _options.MaxBodyBytes * 4;
             kestrel.Listen(System.Net.IPAddress.Parse(_options.Host == "localhost" ? "127.0.0.1" : _options.Host), _options.Port);
         });
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = _options.RequestTimeout);
@@ -256,12 +256,21 @@ public sealed class InferenceServer : IAsyncDisposable
         });
     }
 
+    // Reads the body up to the limit; a longer one is read to its end (so the client gets the 413 answer rather than a reset
+    // connection) and discarded. Kestrel itself cuts bodies beyond four times the limit.
     private async Task<byte[]> ReadBodyAsync(HttpContext context)
     {
-        if (context.Request.ContentLength > _options.MaxBodyBytes)
-            throw new ServingException(StatusCodes.Status413PayloadTooLarge, $"The body has {context.Request.ContentLength} bytes; the limit is {_options.MaxBodyBytes}.");
         using var body = new MemoryStream();
-        await context.Request.Body.CopyToAsync(body, context.RequestAborted).ConfigureAwait(false);
+        var buffer = new byte[81920];
+        long total = 0;
+        int read;
+        while ((read = await context.Request.Body.ReadAsync(buffer, context.RequestAborted).ConfigureAwait(false)) > 0)
+        {
+            total += read;
+            if (total <= _options.MaxBodyBytes) body.Write(buffer, 0, read);
+        }
+        if (total > _options.MaxBodyBytes)
+            throw new ServingException(StatusCodes.Status413PayloadTooLarge, $"The body has {total} bytes; the limit is {_options.MaxBodyBytes}.");
         return body.ToArray();
     }
 
@@ -420,7 +429,9 @@ public sealed class InferenceServer : IAsyncDisposable
         if (context.Request.HasFormContentType)
         {
             if (context.Request.ContentLength > _options.MaxBodyBytes)
-                throw new ServingException(StatusCodes.Status413PayloadTooLarge, $"The body has {context.Request.ContentLength} bytes; the limit is {_options.MaxBodyBytes}.");
+            {
+                await ReadBodyAsync(context).ConfigureAwait(false);   // answers 413 after reading the body
+            }
             IFormCollection form = await context.Request.ReadFormAsync(context.RequestAborted).ConfigureAwait(false);
             IFormFile file = form.Files.FirstOrDefault() ?? throw new ServingException(StatusCodes.Status400BadRequest, "The form has no image file.");
             using var copy = new MemoryStream();

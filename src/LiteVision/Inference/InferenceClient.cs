@@ -123,7 +123,7 @@ public sealed class InferenceClient : IDisposable
         {
             using HttpResponseMessage response = await _http.PostAsync(Resolve(ModelPath(model, version) + "/infer"), content, cancellation).ConfigureAwait(false);
             byte[] answer = await ReadAsync(response, cancellation).ConfigureAwait(false);
-            int jsonLength = response.Content.Headers.TryGetValues(HeaderLengthHeader, out var values)
+            int jsonLength = response.Headers.TryGetValues(HeaderLengthHeader, out var values) || response.Content.Headers.TryGetValues(HeaderLengthHeader, out values)
                 ? int.Parse(values.First(), CultureInfo.InvariantCulture) : answer.Length;
             return ParseOutputs(answer, jsonLength);
         }
