@@ -36,12 +36,15 @@ internal static class BenchCommand
         Option<bool> keepBatchNorm = new("--keep-batchnorm") { Description = "Run each BatchNorm as its own layer instead of folding it " +
             "into the convolution before it (torch backend; for comparison)." };
         Option<string> format = OutputFormat.CreateOption();
+        (Option<string?> server, Option<int> concurrency) = ServeCommand.CreateLoadOptions();
         var command = new Command("bench", "Measure median latency, images/s and achieved MACs/s of a model on libtorch or ONNX Runtime.");
         binder.AddTo(command);
-        foreach (Option option in new Option[] { weights, inputSize, backend, batches, threads, warmup, iterations, seconds, train, memoryFormat, keepBatchNorm, format })
+        foreach (Option option in new Option[] { weights, inputSize, backend, batches, threads, warmup, iterations, seconds, train, memoryFormat, keepBatchNorm, format, server, concurrency })
             command.Options.Add(option);
         command.SetAction(parsed =>
         {
+            if (parsed.GetValue(server) is { } url)
+                return ServeCommand.BenchServer(output, url, parsed.GetValue(binder.Model)!, parsed.GetValue(concurrency), parsed.GetValue(seconds));
             int[] batchSizes = ParseBatches(parsed.GetValue(batches)!);
             int? threadCount = parsed.GetValue(threads);
             if (threadCount is < 1 or > 256) throw new UsageException($"--threads must be in [1, 256] (got {threadCount}).");

@@ -27,6 +27,7 @@ internal static class ExportCommand
                 "a safetensors file with a tensor 'images' [N, 3, S, S], normalised, at the export size, or a data set the model was trained on " +
                 $"({string.Join(" | ", CalibrationSources.DataSetNames)}: its first {CalibrationSources.DataSetImages} training images, normalised with its statistics).",
         };
+        Option<string?> triton = ServeCommand.CreateTritonOption();
         Option<int> weightBits = new("--weight-bits")
         {
             Description = "Bits of the INT8 weights, 7 or 8. 7 (default) is exact on every x86 CPU; 8 only on CPUs with VNNI: elsewhere " +
@@ -35,7 +36,7 @@ internal static class ExportCommand
         };
         var command = new Command("export", "Export a model to ONNX (BatchNorm folded, dynamic batch, metadata for preprocessing).");
         binder.AddTo(command);
-        foreach (Option option in new Option[] { weights, inputSize, outPath, opset, labels, int8, calibration, weightBits }) command.Options.Add(option);
+        foreach (Option option in new Option[] { weights, inputSize, outPath, opset, labels, int8, calibration, weightBits, triton }) command.Options.Add(option);
         command.SetAction(parsed =>
         {
             int version = parsed.GetValue(opset);
@@ -61,6 +62,7 @@ internal static class ExportCommand
 
             OnnxModel onnx = OnnxExporter.Export(loaded.Model, OnnxExportOptions.FromCard(card, size, version));
             if (batches is not null) onnx = OnnxQuantizer.Quantize(onnx, batches, bits);
+            if (parsed.GetValue(triton) is { } repository) return ServeCommand.WriteRepository(output, repository, info.Name, onnx);
             onnx.Save(path);
             // After every check, so a refused export prints only its error line.
             if (weightsSpec is null) output.WriteLine("warning: no --weights given: the exported model has random (freshly initialised) weights.");

@@ -76,6 +76,8 @@ public static class OnnxMetadataKeys
     public const string Labels = "litevision.labels";
     /// <summary>Multiply-accumulates of one image at the input size (<see cref="Analysis.ModelSummary.Macs"/>).</summary>
     public const string Macs = "litevision.macs";
+    /// <summary>Number of parameters of the exported model (<see cref="Analysis.ModelSummary.Parameters"/>).</summary>
+    public const string Parameters = "litevision.params";
     /// <summary>"int8-qdq" for a quantized graph.</summary>
     public const string Quantization = "litevision.quantization";
     /// <summary>Bits of the quantized weights of an INT8 graph (7 or 8; see <see cref="OnnxQuantizer.DefaultWeightBits"/>).</summary>
@@ -139,8 +141,9 @@ public static class OnnxExporter
         onnx.Metadata[OnnxMetadataKeys.Mean] = InputSpec.FormatVector(options.Input.Mean);
         onnx.Metadata[OnnxMetadataKeys.Std] = InputSpec.FormatVector(options.Input.Std);
         onnx.Metadata[OnnxMetadataKeys.NumClasses] = model.NumClasses.ToString(CultureInfo.InvariantCulture);
-        long macs = Analysis.ModelSummary.Compute(model, options.ModelName, options.Input.Size).Macs;
-        onnx.Metadata[OnnxMetadataKeys.Macs] = macs.ToString(CultureInfo.InvariantCulture);
+        Analysis.ModelSummary summary = Analysis.ModelSummary.Compute(model, options.ModelName, options.Input.Size);
+        onnx.Metadata[OnnxMetadataKeys.Macs] = summary.Macs.ToString(CultureInfo.InvariantCulture);
+        onnx.Metadata[OnnxMetadataKeys.Parameters] = summary.Parameters.ToString(CultureInfo.InvariantCulture);
         if (options.Labels is not null) onnx.Metadata[OnnxMetadataKeys.Labels] = JsonSerializer.Serialize(options.Labels);
         return onnx;
     }

@@ -1,0 +1,183 @@
+using System.Diagnostics;
+using System.Threading.Channels;
+using LiteVision.Inference;
+
+namespace LiteVision.Serving;
+
+/// <summary>Settings of <see cref="InferenceServer"/>.</summary>
+public sealed record ServerOptions
+{
+    /// <summary>Address to listen on.</summary>
+    public string Host { get; init; } = "127.0.0.1";
+
+    /// <summary>Port to listen on (0: a free one).</summary>
+    public int Port { get; init; } = 8000;
+
+    /// <summary>ONNX Runtime intra-op threads per model (0: ONNX Runtime's choice).</summary>
+    public int Threads { get; init; }
+
+    /// <summary>Most images in one ONNX Runtime run (1 turns dynamic batching off).</summary>
+    public int MaxBatchSize { get; init; } = 32;
+
+    /// <summary>How long the first request of a batch waits for others.</summary>
+    public TimeSpan MaxBatchDelay { get; init; } = TimeSpan.FromMilliseconds(2);
+
+    /// <summary>Requests waiting per model; one more is answered 503 with Retry-After.</summary>
+    public int QueueCapacity { get; init; } = 256;
+
+    /// <summary>Largest request body, in bytes (413 beyond).</summary>
+    public long MaxBodyBytes { get; init; } = 32 * 1024 * 1024;
+
+    /// <summary>Largest image, in pixels, read from its header before decoding (413 beyond).</summary>
+    public long MaxImagePixels { get; init; } = 40_000_000;
+
+    /// <summary>Most input-tensor elements in one infer request (413 beyond).</summary>
+    public long MaxTensorElements { get; init; } = 64L * 3 * 512 * 512;
+
+    /// <summary>Time a request may wait for its result (503 beyond).</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+}
+
+/// <summary>One version of a served model: its ONNX Runtime engine, preprocessing, labels and dynamic batcher.</summary>
+internal sealed class ServedModel : IDisposable
+{
+    private readonly Channel<BatchItem> _queue;
+    private readonly Task _worker;
+    private readonly ServerOptions _options;
+    private readonly ServingMetrics _metrics;
+    private int _depth;
+
+    public ServedModel(string name, int version, string onnxPath, IReadOnlyList<string>? labels, ServerOptions options, ServingMetrics metrics)
+    {
+        Name = name;
+        Version = version;
+        _options = options;
+        _metrics = metrics;
+        var engine = new OnnxEngine(onnxPath, new OnnxSessionSettings { Threads = options.Threads });
+        try
+        {
+            if (labels is not null && engine.NumClasses > 0 && labels.Count != engine.NumClasses)
+                throw new InvalidDataException($"{name}: the labels file has {labels.Count} names but the model has {engine.NumClasses} classes.");
+            Engine = engine;
+            Predictor = new Predictor(engine, engine.Preprocessing, labels ?? engine.Labels, options.MaxBatchSize);
+        }
+        catch
+        {
+            engine.Dispose();
+            throw;
+        }
+        _queue = Channel.CreateBounded<BatchItem>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
+        _worker = Task.Factory.StartNew(RunBatches, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+    }
+
+    public string Name { get; }
+
+    public int Version { get; }
+
+    public OnnxEngine Engine { get; }
+
+    /// <summary>Preprocessing, labels and top-K: the code path of <c>litevision predict</c>.</summary>
+    public Predictor Predictor { get; }
+
+    public int ImageLength => Predictor.Input.Channels * Predictor.Input.Size * Predictor.Input.Size;
+
+    /// <summary>Queues <paramref name="count"/> normalised images and waits for their logits; false when the queue is full.</summary>
+    public bool TryEnqueue(float[] images, int count, out Task<float[]> logits)
+    {
+        var item = new BatchItem(images, count, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        logits = item.Result.Task;
+        if (!_queue.Writer.TryWrite(item)) return false;
+        _metrics.QueueDepth.WithLabels(Name).Set(Interlocked.Increment(ref _depth));
+        return true;
+    }
+
+    /// <summary>Stops taking requests; those queued still run.</summary>
+    public Task DrainAsync()
+    {
+        _queue.Writer.TryComplete();
+        return _worker;
+    }
+
+    public void Dispose()
+    {
+        _queue.Writer.TryComplete();
+        _worker.Wait(TimeSpan.FromSeconds(30));
+        Predictor.Dispose();
+    }
+
+    // Gathers queued requests into batches of at most MaxBatchSize images, waiting at most MaxBatchDelay after the first.
+    private async Task RunBatches()
+    {
+        ChannelReader<BatchItem> reader = _queue.Reader;
+        var batch = new List<BatchItem>();
+        BatchItem? carried = null;
+        while (carried is not null || await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            int images = 0;
+            if (carried is null && !reader.TryRead(out carried)) continue;
+            batch.Add(carried);
+            images += carried.Count;
+            carried = null;
+            long deadline = Stopwatch.GetTimestamp() + (long)(_options.MaxBatchDelay.TotalSeconds * Stopwatch.Frequency);
+            while (images < _options.MaxBatchSize)
+            {
+                if (reader.TryRead(out BatchItem? next))
+                {
+                    if (images + next.Count > _options.MaxBatchSize) { carried = next; break; }
+                    batch.Add(next);
+                    images += next.Count;
+                    continue;
+                }
+                TimeSpan left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+                if (left <= TimeSpan.Zero) break;
+                using var wait = new CancellationTokenSource(left);
+                try
+                {
+                    if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false)) break;
+                }
+                catch (OperationCanceledException)
+                {
+                    break;
+                }
+            }
+            _metrics.QueueDepth.WithLabels(Name).Set(Interlocked.Add(ref _depth, -batch.Count));
+            Run(batch, images);
+        }
+    }
+
+    private void Run(List<BatchItem> batch, int images)
+    {
+        try
+        {
+            float[] input;
+            if (batch.Count == 1) input = batch[0].Images;
+            else
+            {
+                input = new float[images * ImageLength];
+                int offset = 0;
+                foreach (BatchItem item in batch)
+                {
+                    item.Images.CopyTo(input, offset);
+                    offset += item.Images.Length;
+                }
+            }
+            float[] logits = Engine.Run(input, images, Predictor.Input.Size);
+            _metrics.BatchSize.WithLabels(Name).Observe(images);
+            _metrics.Inferences.WithLabels(Name).Inc(images);
+            int classes = logits.Length / images;
+            int start = 0;
+            foreach (BatchItem item in batch)
+            {
+                item.Result.TrySetResult(logits.AsSpan(start * classes, item.Count * classes).ToArray());
+                start += item.Count;
+            }
+        }
+        catch (Exception exception)
+        {
+            foreach (BatchItem item in batch) item.Result.TrySetException(exception);
+        }
+    }
+
+    private sealed record BatchItem(float[] Images, int Count, TaskCompletionSource<float[]> Result);
+}
