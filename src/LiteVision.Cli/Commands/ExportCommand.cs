@@ -62,7 +62,7 @@ internal static class ExportCommand
 
             OnnxModel onnx = OnnxExporter.Export(loaded.Model, OnnxExportOptions.FromCard(card, size, version));
             if (batches is not null) onnx = OnnxQuantizer.Quantize(onnx, batches, bits);
-            if (parsed.GetValue(triton) is { } repository) return ServeCommand.WriteRepository(output, repository, info.Name, onnx);
+            if (parsed.GetValue(triton) is { } repository) return ServeCommand.WriteRepository(output, repository, card.Architecture, onnx);
             onnx.Save(path);
             // After every check, so a refused export prints only its error line.
             if (weightsSpec is null) output.WriteLine("warning: no --weights given: the exported model has random (freshly initialised) weights.");
