@@ -35,8 +35,7 @@ public static class LiteVisionCli
         ParseResult parsed = root.Parse(args);
         if (parsed.Errors.Count > 0)
         {
-            foreach (var parseError in parsed.Errors) error.WriteLine($"error: {parseError.Message}");
-            error.WriteLine("Run 'litevision --help' (or '<command> --help') for usage.");
+            error.WriteLine($"error: {DescribeParseErrors(root, args, parsed)}");
             return UsageError;
         }
         var configuration = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
@@ -79,6 +78,19 @@ public static class LiteVisionCli
         exception is ArgumentException { ParamName: { } name } argument
             ? argument.Message.Replace($" (Parameter '{name}')", "", StringComparison.Ordinal)
             : exception.Message;
+
+    /// <summary>The parse errors as one line; a mistyped command gets the closest command's name.</summary>
+    private static string DescribeParseErrors(RootCommand root, string[] args, ParseResult parsed)
+    {
+        const string help = "see 'litevision --help' or 'litevision <command> --help'";
+        if (parsed.CommandResult.Command == root && args.Length > 0 && !args[0].StartsWith('-') && root.Subcommands.All(c => c.Name != args[0]))
+        {
+            IReadOnlyList<string> closest = ModelOptionsBinder.Closest(root.Subcommands.Select(c => c.Name), args[0]);
+            return $"unknown command '{args[0]}'; did you mean {string.Join(" or ", closest.Select(n => $"'{n}'"))}? ({help})";
+        }
+        // Several missing arguments of one command give the same message each: say it once.
+        return $"{string.Join(" ", parsed.Errors.Select(e => e.Message).Distinct(StringComparer.Ordinal))} ({help})";
+    }
 
     private static bool IsUsageError(Exception exception) =>
         exception is ArgumentException or KeyNotFoundException or FileNotFoundException or DirectoryNotFoundException

@@ -94,13 +94,13 @@ internal static class BenchCommand
 
     /// <summary>What <c>bench</c> reports (also its JSON form).</summary>
     internal sealed record Report(string Model, string Backend, int InputSize, int Threads, long? MacsPerImage,
-        double? GemmPeakMacsPerSecond, IReadOnlyList<BenchmarkResult> Results);
+        double? GemmPeakMacsPerSecond, IReadOnlyList<BenchmarkResult> Results, double? GemmPeakSpread = null);
 
     private static Report Measure(TextWriter output, string name, string backend, IInferenceEngine engine, int size, long? macs,
         int[] batchSizes, BenchmarkSettings settings, ImageClassifier? trainModel)
     {
         var results = new List<BenchmarkResult>();
-        double? peak = null;
+        GemmPeak? peak = null;
         Progress(output, $"Benchmarking {name} on {backend}", status =>
         {
             foreach (int batch in batchSizes)
@@ -120,10 +120,10 @@ internal static class BenchCommand
             if (macs is not null)
             {
                 status("measuring the SGEMM reference peak");
-                peak = Benchmark.MeasureGemmMacsPerSecond();
+                peak = Benchmark.MeasureGemmPeak();
             }
         });
-        return new Report(name, backend, size, TorchSharp.torch.get_num_threads(), macs, peak, results);
+        return new Report(name, backend, size, TorchSharp.torch.get_num_threads(), macs, peak?.Best, results, peak?.Spread);
     }
 
     private static void Progress(TextWriter output, string title, Action<Action<string>> work)
@@ -151,7 +151,12 @@ internal static class BenchCommand
         Console.Render(output, table);
         if (report.MacsPerImage is { } perImage) output.WriteLine($"MACs per image: {perImage / 1e6:0.0} M");
         if (report.GemmPeakMacsPerSecond is { } peak)
-            output.WriteLine($"SGEMM reference peak (libtorch 1024x1024 matmul, same threads): {peak / 1e9:0.0} GMACs/s");
+        {
+            string spread = report.GemmPeakSpread is { } s ? $"; rounds varied by {s:P0}" : "";
+            output.WriteLine($"SGEMM reference peak (libtorch 1024x1024 matmul, same threads, best of 5 rounds): {peak / 1e9:0.0} GMACs/s{spread}");
+            if (report.GemmPeakSpread > GemmPeak.ReliableSpread)
+                output.WriteLine("warning: the machine is busy (the peak's rounds disagree); the % of SGEMM peak column is unreliable");
+        }
     }
 
     private static int[] ParseBatches(string text)

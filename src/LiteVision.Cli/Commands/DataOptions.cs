@@ -18,7 +18,9 @@ internal sealed class DataOptions
 
     public Option<double> ValidationSplit { get; } = new("--val-split") { Description = "Fraction of a single image folder held out for validation.", DefaultValueFactory = _ => 0.2 };
 
-    public Option<int> BatchSize { get; } = new("--batch-size") { Description = "Images per batch.", DefaultValueFactory = _ => 128 };
+    public Option<int?> BatchSize { get; } = new("--batch-size") { Description = "Images per batch (default 128; train: 16–128 by data size, about 16 steps per epoch on small data)." };
+
+    public Option<bool> StrictImages { get; } = new("--strict-images") { Description = "Stop before the first epoch when an image-folder file does not decode (default: report and skip it)." };
 
     public Option<int> Workers { get; } = new("--workers") { Description = "Background threads that decode and augment (0: on the training thread).", DefaultValueFactory = _ => 1 };
 
@@ -32,7 +34,7 @@ internal sealed class DataOptions
 
     public void AddTo(Command command)
     {
-        foreach (Option option in new Option[] { Data, ImageSize, ValidationSplit, BatchSize, Workers, Threads, Download, LimitTrain, LimitTest })
+        foreach (Option option in new Option[] { Data, ImageSize, ValidationSplit, BatchSize, Workers, Threads, Download, LimitTrain, LimitTest, StrictImages })
             command.Options.Add(option);
     }
 
@@ -59,11 +61,32 @@ internal sealed class DataOptions
                 return dir;
             }
             : null;
-        DataSplit data = DataSets.Load(parsed.GetValue(Data)!, parsed.GetValue(ImageSize) ?? defaultSize, split, seed, download);
+        bool strict = parsed.GetValue(StrictImages);
+        DataSplit data = DataSets.Load(parsed.GetValue(Data)!, parsed.GetValue(ImageSize) ?? defaultSize, split, seed, download,
+            folder => CheckImages(folder, strict, output));
         IImageDataset train = data.Train, test = data.Test;
         if (parsed.GetValue(LimitTrain) is { } limitTrain) train = Limit(train, limitTrain, "--limit-train");
         if (parsed.GetValue(LimitTest) is { } limitTest) test = Limit(test, limitTest, "--limit-test");
         return data with { Train = train, Test = test };
+    }
+
+    /// <summary>The up-front decode of every file of an image folder, with a progress bar on a terminal.</summary>
+    private static ImageFolder CheckImages(ImageFolder folder, bool strict, TextWriter output)
+    {
+        void Log(string line) => output.WriteLine("warning: " + line);
+        if (!ReferenceEquals(output, System.Console.Out) || System.Console.IsOutputRedirected)
+            return ImageFolderCheck.Screen(folder, strict, Log);
+        ImageFolder? screened = null;
+        var lines = new List<string>();   // printed after the live display, which owns the console while it runs
+        AnsiConsole.Progress().AutoClear(true).Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn())
+            .Start(context =>
+            {
+                ProgressTask task = context.AddTask($"checking {folder.Count} images", maxValue: folder.Count);
+                screened = ImageFolderCheck.Screen(folder, strict, lines.Add, new Progress<int>(done => task.Value = Math.Max(task.Value, done)));
+                task.Value = folder.Count;
+            });
+        lines.ForEach(Log);
+        return screened!;
     }
 
     private static IImageDataset Limit(IImageDataset dataset, int limit, string name) =>
@@ -72,7 +95,7 @@ internal sealed class DataOptions
 
     /// <summary>The evaluation loader: resize (when needed) and normalise, no randomness.</summary>
     public PrefetchingLoader EvalLoader(ParseResult parsed, DataSplit data, int size) =>
-        new(data.Test, PlainLoaderOptions(data, data.Test, size) with { BatchSize = parsed.GetValue(BatchSize), Workers = parsed.GetValue(Workers) });
+        new(data.Test, PlainLoaderOptions(data, data.Test, size) with { BatchSize = parsed.GetValue(BatchSize) ?? 128, Workers = parsed.GetValue(Workers) });
 
     /// <summary>What every unaugmented pass over <paramref name="dataset"/> does: resize to <paramref name="size"/> when needed, normalise with the split's statistics.</summary>
     public static LoaderOptions PlainLoaderOptions(DataSplit data, IImageDataset dataset, int size) => new()

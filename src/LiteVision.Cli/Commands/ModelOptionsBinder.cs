@@ -56,9 +56,25 @@ internal sealed class ModelOptionsBinder
     public static ModelInfo Lookup(string name)
     {
         if (ModelZoo.Contains(name)) return ModelZoo.Get(name);
-        string? suggestion = ModelZoo.Names.MinBy(n => EditDistance(n, name));
-        throw new UsageException($"Unknown model '{name}'.{(suggestion is null ? "" : $" Did you mean '{suggestion}'?")} " +
+        IReadOnlyList<string> suggestions = Closest(ModelZoo.Names, name);
+        string hint = suggestions.Count == 0 ? "" : $" Did you mean {string.Join(" or ", suggestions.Select(n => $"'{n}'"))}?";
+        throw new UsageException($"Unknown model '{name}'.{hint} " +
             $"Valid names: {string.Join(", ", ModelZoo.Names)}.");
+    }
+
+    /// <summary>
+    /// The names that <paramref name="typed"/> most likely meant: those that start with it or contain it (all of them,
+    /// up to five: <c>mobilenet_v3</c> → <c>mobilenet_v3_large</c>, <c>mobilenet_v3_small</c>), else the one closest by
+    /// edit distance.
+    /// </summary>
+    internal static IReadOnlyList<string> Closest(IEnumerable<string> names, string typed)
+    {
+        List<string> all = names.ToList();
+        List<string> containing = all.Where(n => n.Contains(typed, StringComparison.OrdinalIgnoreCase))
+            .OrderBy(n => n.StartsWith(typed, StringComparison.OrdinalIgnoreCase) ? 0 : 1).ThenBy(n => n, StringComparer.Ordinal).Take(5).ToList();
+        if (typed.Length > 1 && containing.Count > 0) return containing;
+        string? nearest = all.MinBy(n => EditDistance(n, typed));
+        return nearest is null ? [] : [nearest];
     }
 
     private static int EditDistance(string a, string b)

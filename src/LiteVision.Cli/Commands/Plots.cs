@@ -27,7 +27,9 @@ internal static class Plots
         }
         plot.Title(title);
         plot.XLabel("epoch");
-        plot.ShowLegend();
+        // Epochs are whole numbers; the legend goes below the plot so it never covers the last point.
+        plot.Axes.Bottom.TickGenerator = new ScottPlot.TickGenerators.NumericAutomatic { IntegerTicksOnly = true };
+        plot.ShowLegend(Edge.Bottom);
         Save(plot, path, 800, 500);
     }
 
@@ -52,6 +54,10 @@ internal static class Plots
         plot.Axes.Left.SetTicks(positions.Select(p => (double)(k - 1) - p).ToArray(), names);
         plot.Axes.Bottom.TickLabelStyle.Rotation = 45;
         plot.Axes.Bottom.TickLabelStyle.Alignment = Alignment.MiddleLeft;
+        // Room for the longest class name (rotated below, flat on the left) plus the axis title, so neither is clipped.
+        float longest = names.Length == 0 ? 0 : names.Max(n => n.Length) * plot.Axes.Bottom.TickLabelStyle.FontSize * 0.62f;
+        plot.Axes.Bottom.MinimumSize = 40 + longest * 0.75f;
+        plot.Axes.Left.MinimumSize = 40 + longest;
         plot.Title($"Confusion matrix (row-normalised), top-1 {result.Top1:P2}");
         plot.XLabel("predicted");
         plot.YLabel("true");

@@ -34,12 +34,13 @@ internal static class TrainCommand
         Option<double> cutmix = new("--cutmix") { Description = "CutMix α (0 = off).", DefaultValueFactory = _ => 0 };
         Option<string?> weights = new("--weights") { Description = "Start from these weights (fine-tuning). " + ModelSource.WeightsDescription + " A classifier of another class count is re-initialised; any other mismatch is an error." };
         Option<string> outDir = new("--out") { Description = "Output folder for checkpoints, metrics.csv, plots and class_indices.json.", DefaultValueFactory = _ => "runs/train" };
-        Option<bool> resume = new("--resume") { Description = "Continue exactly from <out>/checkpoint.safetensors." };
+        Option<bool> resume = new("--resume") { Description = "Continue exactly from <out>/checkpoint.safetensors (refused when the options differ from the recorded run's)." };
+        Option<bool> resumeOverride = new("--resume-override") { Description = "With --resume: continue although options differ from the recorded run's (the differences are listed)." };
         Option<string> memoryFormat = MemoryFormat.CreateOption();
         var command = new Command("train", "Train a model: progress per epoch, per-epoch CSV and PNG curves, best/last checkpoints, exact --resume, Ctrl-C saves.");
         binder.AddTo(command);
         data.AddTo(command);
-        foreach (Option option in new Option[] { epochs, lr, optimizer, weightDecay, momentum, warmup, smoothing, ema, clip, seed, augment, cropPadding, erase, mixup, cutmix, weights, outDir, resume, memoryFormat })
+        foreach (Option option in new Option[] { epochs, lr, optimizer, weightDecay, momentum, warmup, smoothing, ema, clip, seed, augment, cropPadding, erase, mixup, cutmix, weights, outDir, resume, resumeOverride, memoryFormat })
             command.Options.Add(option);
 
         command.SetAction(parsed =>
@@ -49,7 +50,9 @@ internal static class TrainCommand
             DataSplit split = data.Load(parsed, info.InputSizeFor(options), seedValue, output);
             options = WithDataClasses(parsed, binder, options, split);
             int size = parsed.GetValue(data.ImageSize) ?? (split.IsSmall ? split.Train.Height : info.InputSizeFor(options));
-            int batch = parsed.GetValue(data.BatchSize);
+            int batch = parsed.GetValue(data.BatchSize) ?? TrainingPreflight.DefaultBatchSize(split.Train.Count);
+            TrainingPreflight.Check(info, options, size, batch, split.Train.Count, options.NumClasses);
+            BatchPlan batches = TrainingPreflight.PlanBatches(split.Train.Count, batch);
             OptimizerKind kind = parsed.GetValue(optimizer)!.ToLowerInvariant() switch
             {
                 "sgd" => OptimizerKind.Sgd,
@@ -75,7 +78,7 @@ internal static class TrainCommand
             {
                 BatchSize = batch,
                 Shuffle = true,
-                DropLast = split.Train.Count >= batch,
+                DropLast = batches.DropLast,
                 Seed = seedValue,
                 Workers = parsed.GetValue(data.Workers),
                 Transforms = TrainingPresets.TrainTransforms(TrainingPresets.ParseAugmentation(parsed.GetValue(augment)!), split, size, parsed.GetValue(cropPadding)),
@@ -93,13 +96,20 @@ internal static class TrainCommand
             if (loaded.Load is { } load) output.WriteLine($"--weights {weightsSpec}: {load.Summary}");
             ImageClassifier model = loaded.Model;
             ModelOptions built = loaded.Card.Options;
+            var configuration = new RunConfiguration().SetRecipe(recipe).SetModelOptions(built)
+                .Set("model", info.Name).Set("data", split.Name).Set("train images", split.Train.Count).Set("image size", size).Set("batch size", batch)
+                .Set("augment", parsed.GetValue(augment)).Set("crop padding", parsed.GetValue(cropPadding)).Set("erase", parsed.GetValue(erase))
+                .Set("mixup", parsed.GetValue(mixup)).Set("cutmix", parsed.GetValue(cutmix)).Set("weights", weightsSpec);
             using var trainer = new Trainer(model, recipe, trainLoader, validation, outputDirectory, () => info.Create(built))
             {
                 Card = TrainingPresets.TrainedCard(info, built, split, size, recipe.Epochs, weightsSpec),
+                Configuration = configuration,
             };
+            if (batches.Note is not null) output.WriteLine(batches.Note);
             if (parsed.GetValue(resume))
             {
-                trainer.LoadCheckpoint(Path.Combine(outputDirectory, Trainer.CheckpointFile));
+                IReadOnlyList<string> changed = trainer.LoadCheckpoint(Path.Combine(outputDirectory, Trainer.CheckpointFile), parsed.GetValue(resumeOverride));
+                if (changed.Count > 0) output.WriteLine($"--resume-override: continuing with changed settings: {string.Join("; ", changed)}");
                 output.WriteLine($"resuming at epoch {trainer.Epoch + 1}, step {trainer.StepInEpoch} of {trainLoader.BatchesPerEpoch}");
             }
             output.WriteLine($"{info.Name} on {split.Name}: {split.Train.Count} train / {split.Test.Count} validation images, {size}x{size}, " +
@@ -117,6 +127,10 @@ internal static class TrainCommand
             try
             {
                 outcome = RunWithProgress(trainer, output, recipe.Epochs, cancellation.Token);
+            }
+            catch (TrainingDivergedException diverged)
+            {
+                throw new UsageException(diverged.Message);
             }
             finally
             {
@@ -154,7 +168,8 @@ internal static class TrainCommand
             return trainer.Run(cancellation);
         }
         return AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new RemainingTimeColumn())
+                        // Sized for 80 columns: a ~44-character description, a 16-cell bar, "100%" and the elapsed time fit on one line.
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn { Width = 16 }, new PercentageColumn(), new ElapsedTimeColumn())
             .Start(context =>
             {
                 ProgressTask? task = null;
@@ -169,11 +184,13 @@ internal static class TrainCommand
                     task.MaxValue = s.StepsPerEpoch;
                     task.Value = s.Step;
                     task.Description = $"epoch {s.Epoch + 1}/{epochs} loss {s.Loss:0.000} acc {s.Accuracy:P1} {s.ImagesPerSecond:0} img/s";
+                    // Stop the clock with the last step: validation and file writing are not the epoch's time.
+                    if (s.Step == s.StepsPerEpoch) task.StopTask();
                 };
                 trainer.EpochCompleted += m =>
                 {
                     if (task is not null)
-                        task.Description = $"epoch {m.Epoch}/{epochs} loss {m.TrainLoss:0.000} acc {m.TrainAccuracy:P1} val {m.ValidationAccuracy:P2} {m.ImagesPerSecond:0} img/s";
+                        task.Description = $"epoch {m.Epoch}/{epochs} loss {m.TrainLoss:0.000} acc {m.TrainAccuracy:P1} val {m.ValidationAccuracy:P1}";
                 };
                 return trainer.Run(cancellation);
             });

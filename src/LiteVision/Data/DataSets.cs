@@ -40,12 +40,15 @@ public static class DataSets
     /// <summary>
     /// Loads <paramref name="spec"/>. <paramref name="imageSize"/> is the decode size of image folders;
     /// <paramref name="validationFraction"/> and <paramref name="seed"/> split a single image folder;
-    /// <paramref name="download"/> fetches Fashion-MNIST/CIFAR-10 into <see cref="CacheDirectory"/> when absent.
+    /// <paramref name="download"/> fetches Fashion-MNIST/CIFAR-10 into <see cref="CacheDirectory"/> when absent;
+    /// <paramref name="screen"/> is applied to every image folder right after it is scanned (before a split), e.g.
+    /// <see cref="ImageFolderCheck.Screen"/> to drop unreadable files.
     /// </summary>
     /// <exception cref="DirectoryNotFoundException">A path that does not exist, or a named set that is absent and not downloaded.</exception>
     public static DataSplit Load(string spec, int imageSize = 224, double validationFraction = 0.2, int seed = 42,
-        Func<string, IReadOnlyList<DownloadItem>, string>? download = null)
+        Func<string, IReadOnlyList<DownloadItem>, string>? download = null, Func<ImageFolder, ImageFolder>? screen = null)
     {
+        screen ??= folder => folder;
         switch (spec.ToLowerInvariant())
         {
             case "bundled":
@@ -93,10 +96,10 @@ public static class DataSets
         string? validationDir = new[] { "val", "validation", "test" }.Select(n => Path.Combine(spec, n)).FirstOrDefault(Directory.Exists);
         if (Directory.Exists(Path.Combine(spec, "train")) && validationDir is not null)
         {
-            ImageFolder train = ImageFolder.Open(Path.Combine(spec, "train"), imageSize);
-            return new DataSplit(spec, train, ImageFolder.Open(validationDir, imageSize, train.Classes), mean, std);
+            ImageFolder train = screen(ImageFolder.Open(Path.Combine(spec, "train"), imageSize));
+            return new DataSplit(spec, train, screen(ImageFolder.Open(validationDir, imageSize, train.Classes)), mean, std);
         }
-        ImageFolder all = ImageFolder.Open(spec, imageSize);
+        ImageFolder all = screen(ImageFolder.Open(spec, imageSize));
         (DatasetSubset trainPart, DatasetSubset validationPart) = DatasetSubset.Split(all, validationFraction, seed);
         return new DataSplit(spec, trainPart, validationPart, mean, std);
     }

@@ -74,6 +74,13 @@ public sealed class ImageFolder : IImageDataset
     /// <inheritdoc />
     public int GetLabel(int index) => _items[index].Label;
 
+    /// <summary>This folder without the files in <paramref name="paths"/> (e.g. those <see cref="ImageFolderCheck"/> found unreadable); classes stay.</summary>
+    public ImageFolder Without(IEnumerable<string> paths)
+    {
+        var excluded = new HashSet<string>(paths, StringComparer.Ordinal);
+        return new ImageFolder(Root, Classes, _items.Where(item => !excluded.Contains(item.Path)).ToList(), Height);
+    }
+
     /// <inheritdoc />
     public void ReadImage(int index, Span<byte> destination) => ImageDecoder.DecodeSquare(_items[index].Path, Height, destination);
 

@@ -57,6 +57,7 @@ public sealed class Trainer : IDisposable
     public const string CheckpointFile = "checkpoint.safetensors";
 
     private const string StateKey = "litevision.trainer";
+    private const string ConfigurationKey = "litevision.run_configuration";
     private static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
     private readonly nn.Module<Tensor, Tensor> _model;
     private readonly TrainingRecipe _recipe;
@@ -115,6 +116,12 @@ public sealed class Trainer : IDisposable
     /// <summary>Optimiser steps done in total.</summary>
     public long GlobalStep => _state.GlobalStep;
 
+    /// <summary>
+    /// What this run was started with; stored in the checkpoint, and compared by <see cref="LoadCheckpoint"/> with the
+    /// recorded one. Empty by default (then nothing is compared).
+    /// </summary>
+    public RunConfiguration Configuration { get; init; } = new();
+
     /// <summary>The optimiser (for inspection).</summary>
     public Optimizer Optimizer => _optimizer;
 
@@ -130,7 +137,12 @@ public sealed class Trainer : IDisposable
     /// <summary>Raised after an epoch's validation and files are written.</summary>
     public event Action<EpochMetrics>? EpochCompleted;
 
-    /// <summary>Runs the remaining epochs. On cancellation it finishes the current step, saves a checkpoint and returns.</summary>
+    /// <summary>
+    /// Runs the remaining epochs. On cancellation it finishes the current step, saves a checkpoint and returns.
+    /// A NaN or infinite loss (or weights) stops the run with <see cref="TrainingDivergedException"/> before the step
+    /// is applied: the files of the last finished epoch stay as they were.
+    /// </summary>
+    /// <exception cref="TrainingDivergedException">The loss or the weights became non-finite.</exception>
     public TrainingOutcome Run(CancellationToken cancellation = default)
     {
         int steps = _train.BatchesPerEpoch;
@@ -173,17 +185,35 @@ public sealed class Trainer : IDisposable
         manual_seed(PrefetchingLoader.Mix(_recipe.Seed, epoch, 1_000_000 + _state.StepInEpoch));   // dropout, drop path
         Tensor logits = _model.call(_recipe.ChannelsLast ? Layers.ChannelsLast.Apply(batch.Images) : batch.Images);
         Tensor loss = SoftCrossEntropy(logits, batch.Targets, _recipe.LabelSmoothing);
+        float lossValue = loss.item<float>();
+        if (!float.IsFinite(lossValue)) throw Diverged($"the loss is {lossValue.ToString(CultureInfo.InvariantCulture)}", epoch, lr);
         _optimizer.ZeroGrad();
         loss.backward();
         if (_recipe.GradientClipNorm > 0) _optimizer.ClipGradients(_recipe.GradientClipNorm);
         _optimizer.Step(lr);
         _optimizer.ZeroGrad();
         _ema?.Update(_optimizer.Steps);
-        _state.LossSum += loss.item<float>() * batch.Count;
+        _state.LossSum += lossValue * batch.Count;
         _state.Correct += logits.argmax(1).eq(batch.Labels).sum().item<long>();
         _state.Seen += batch.Count;
         _state.StepInEpoch++;
         _state.GlobalStep++;
+    }
+
+    private TrainingDivergedException Diverged(string what, int epoch, double lr)
+    {
+        string kept = OutputDirectory is null ? "nothing was saved"
+            : _state.Epoch == 0 && _history.Count == 0 ? $"no epoch had finished, so nothing was saved in {OutputDirectory}"
+            : $"the files of epoch {_history.Count} in {OutputDirectory} are kept";
+        string where = string.Create(CultureInfo.InvariantCulture, $"epoch {epoch + 1}, step {_state.StepInEpoch + 1} (learning rate {lr:G3})");
+        return new TrainingDivergedException($"training diverged at {where}: {what}; {kept}. " +
+            "Lower the learning rate (--lr), clip gradients (--clip-grad) or use a larger image size.");
+    }
+
+    private bool WeightsAreFinite()
+    {
+        using var scope = NewDisposeScope();
+        return _model.parameters().All(p => isfinite(p).all().item<bool>());
     }
 
     /// <summary>Cross-entropy against probability targets with label smoothing ε: mean of −Σ ((1−ε) t + ε/K) log softmax(z).</summary>
@@ -196,6 +226,8 @@ public sealed class Trainer : IDisposable
 
     private void FinishEpoch(int epoch, double lr, CancellationToken cancellation)
     {
+        // The last step's update may have overflowed although its loss was finite: never save such weights.
+        if (!WeightsAreFinite()) throw Diverged("the weights are no longer finite after the last step", epoch, lr);
         double valLoss = double.NaN, valAcc = double.NaN, valTop5 = double.NaN;
         if (_validation is not null)
         {
@@ -263,19 +295,32 @@ public sealed class Trainer : IDisposable
         var saved = _state with { OptimizerSteps = _optimizer.Steps, History = [.. _history], Seed = _recipe.Seed, Epochs = _recipe.Epochs, StepsPerEpoch = _train.BatchesPerEpoch };
         Dictionary<string, string> metadata = CardMetadata(Card);
         metadata[StateKey] = JsonSerializer.Serialize(saved, Json);
+        metadata[ConfigurationKey] = Configuration.ToJson();
         Safetensors.Write(path, tensors, metadata);
     }
 
-    /// <summary>Restores a checkpoint written by <see cref="SaveCheckpoint"/> with the same model, data and recipe.</summary>
+    /// <summary>
+    /// Restores a checkpoint written by <see cref="SaveCheckpoint"/> with the same model, data and recipe. When the
+    /// checkpoint recorded a <see cref="Configuration"/>, it must equal this run's unless
+    /// <paramref name="overrideConfiguration"/> is set; the differences are returned (empty when equal).
+    /// </summary>
     /// <exception cref="InvalidDataException">Not a trainer checkpoint, or it was written for other data/recipe.</exception>
-    public void LoadCheckpoint(string path)
+    /// <exception cref="ResumeConfigurationException">The recorded configuration differs and no override was given.</exception>
+    public IReadOnlyList<string> LoadCheckpoint(string path, bool overrideConfiguration = false)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Checkpoint '{path}' does not exist (nothing to resume).", path);
         IReadOnlyDictionary<string, string> metadata = Safetensors.ReadMetadata(path);
         if (!metadata.TryGetValue(StateKey, out string? json))
             throw new InvalidDataException($"{path}: not a LiteVision training checkpoint (no '{StateKey}' metadata).");
         RunState state = JsonSerializer.Deserialize<RunState>(json, Json) ?? throw new InvalidDataException($"{path}: empty training state.");
-        if (state.StepsPerEpoch != _train.BatchesPerEpoch || state.Seed != _recipe.Seed || state.Epochs != _recipe.Epochs)
+        IReadOnlyList<string> differences = metadata.TryGetValue(ConfigurationKey, out string? recorded)
+            ? RunConfiguration.FromJson(recorded, path).DifferencesFrom(Configuration) : [];
+        if (differences.Count > 0 && !overrideConfiguration)
+            throw new ResumeConfigurationException($"{path} was written by a run with other settings ({string.Join("; ", differences)}). " +
+                "Resume with the same options, or pass --resume-override to continue with the new ones.", differences);
+        bool sameSchedule = state.Seed == _recipe.Seed && state.Epochs == _recipe.Epochs;
+        // A position inside an epoch means nothing with another batch count, override or not.
+        if ((state.StepsPerEpoch != _train.BatchesPerEpoch && state.StepInEpoch > 0) || !overrideConfiguration && (state.StepsPerEpoch != _train.BatchesPerEpoch || !sameSchedule))
             throw new InvalidDataException($"{path}: written for {state.Epochs} epochs of {state.StepsPerEpoch} steps with seed {state.Seed}; " +
                 $"this run has {_recipe.Epochs} epochs of {_train.BatchesPerEpoch} steps with seed {_recipe.Seed}. Resume with the same data and recipe.");
         Dictionary<string, Tensor> tensors = Safetensors.Read(path);
@@ -292,6 +337,7 @@ public sealed class Trainer : IDisposable
         _history.Clear();
         _history.AddRange(state.History);
         _state = state with { History = [] };
+        return differences;
     }
 
     private static Dictionary<string, Tensor> Section(Dictionary<string, Tensor> tensors, string prefix) =>

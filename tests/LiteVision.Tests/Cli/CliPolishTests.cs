@@ -1,0 +1,47 @@
+using LiteVision.Analysis;
+
+namespace LiteVision.Tests.Cli;
+
+/// <summary>The issue-17 polish list: one-line parse errors with suggestions, prefix-first model suggestions, a robust SGEMM peak.</summary>
+public sealed class CliPolishTests
+{
+    private static (int Code, string Output, string Error) Run(params string[] args) => LiteVision.Tests.Support.CliRunner.Run(args);
+
+    [Fact]
+    public void MistypedCommand_PrintsOneLine_WithTheClosestCommand()
+    {
+        var (code, _, error) = Run("trian", "mobilenet_v2");
+        Assert.Equal(2, code);
+        Assert.Single(error.Trim().Split('\n'));
+        Assert.Contains("unknown command 'trian'; did you mean 'train'?", error);
+    }
+
+    [Fact]
+    public void PredictWithoutArguments_SaysItsErrorOnce()
+    {
+        var (code, _, error) = Run("predict");
+        Assert.Equal(2, code);
+        Assert.Single(error.Trim().Split('\n'));
+        string message = "Required argument missing for command: 'predict'.";
+        Assert.Equal(error.IndexOf(message, StringComparison.Ordinal), error.LastIndexOf(message, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void AModelNamePrefix_SuggestsTheNamesItStarts()
+    {
+        var (code, _, error) = Run("summary", "mobilenet_v3");
+        Assert.Equal(2, code);
+        Assert.Contains("Did you mean 'mobilenet_v3_large' or 'mobilenet_v3_small'?", error);
+    }
+
+    [Fact]
+    public void GemmPeak_IsTheBestRound_AndReportsItsSpread()
+    {
+        GemmPeak peak = Benchmark.MeasureGemmPeak(n: 128, rounds: 3);
+        Assert.Equal(3, peak.Rounds);
+        Assert.True(peak.Best >= peak.Worst && peak.Worst > 0);
+        Assert.InRange(peak.Spread, 0, 1);
+        Assert.False(new GemmPeak(100, 33.6, 5).IsReliable);
+        Assert.True(new GemmPeak(100, 95, 5).IsReliable);
+    }
+}
