@@ -130,7 +130,7 @@ public sealed class TrainSafetyCliTests : IDisposable
     {
         string run = Path.Combine(_dir, "run");
         string[] common = ["train", "mobilenet_v2", "--width-mult", "0.25", "--small-input", "--limit-train", "32", "--limit-test", "8",
-            "--batch-size", "16", "--augment", "none", "--out", run, "--epochs", "2"];
+            "--batch-size", "16", "--augment", "none", "--out", run];
         var cancel = Run([.. common, "--epochs", "1"]);
         Assert.True(cancel.Code == 0, cancel.Error);
         var (code, _, error) = Run([.. common, "--epochs", "1", "--resume", "--optimizer", "adamw"]);
