@@ -107,7 +107,7 @@ public sealed class WeightsEverywhereTests
         Assert.Contains("Head 'classifier.3' has 5 classes, the checkpoint's 1000", output);
 
         (code, _, error) = CliRunner.Run("train", "mobilenet_v3_small", "--width-mult", "0.5", "--weights", weights, "--data", data,
-            "--image-size", "32", "--epochs", "1", "--workers", "0", "--out", directory.File("bad"));
+            "--image-size", "32", "--epochs", "1", "--batch-size", "4", "--workers", "0", "--out", directory.File("bad"));
         Assert.Equal(2, code);
         Assert.StartsWith("error:", error);
         Assert.Contains("shape mismatch", error);

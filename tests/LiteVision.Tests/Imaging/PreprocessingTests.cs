@@ -115,7 +115,11 @@ public sealed class PreprocessingTests(ITestOutputHelper log)
             Assert.Equal(reference["mean"]!.AsArray().Select(v => v!.GetValue<float>()), ours.Mean);
             Assert.Equal(reference["std"]!.AsArray().Select(v => v!.GetValue<float>()), ours.Std);
         }
-        Assert.Same(PreprocessPresets.ByModel["mobilenet_v2"], PreprocessPresets.For(ModelZoo.Get("mobilenet_v2")));
+        // The default preprocessing of a model with catalog weights is its DEFAULT entry's, the same as the table's row.
+        PreprocessSettings table = PreprocessPresets.ByModel["mobilenet_v2"], preset = PreprocessPresets.For(ModelZoo.Get("mobilenet_v2"));
+        Assert.Equal((table.ResizeSize, table.CropSize, table.Interpolation), (preset.ResizeSize, preset.CropSize, preset.Interpolation));
+        Assert.Equal(table.Mean, preset.Mean);
+        Assert.Equal(table.Std, preset.Std);
         PreprocessSettings v1 = PreprocessPresets.For(ModelZoo.Get("mobilenet_v1"), new ModelOptions { ResolutionMultiplier = 160.0 / 224 });
         Assert.Equal((183, 160), (v1.ResizeSize, v1.CropSize));   // no torchvision weights: crop = input size, resize = crop × 256/224
     }
