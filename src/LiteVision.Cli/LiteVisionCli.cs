@@ -15,10 +15,18 @@ public static class LiteVisionCli
     /// <summary>Exit code for bad input: unknown model, invalid option, unreadable file.</summary>
     public const int UsageError = 2;
 
+    /// <summary>The command's name in usage lines and help: what users type.</summary>
+    public const string CommandName = "litevision";
+
     /// <summary>Parses and runs <paramref name="args"/>, writing to the given streams. Returns the exit code.</summary>
     public static int Run(string[] args, TextWriter output, TextWriter error)
     {
-        var root = new RootCommand("LiteVision: build, inspect, train, export and run efficient image-classification CNNs.");
+        // A plain command, not RootCommand: RootCommand takes its name from the executable (LiteVision.Cli), and the usage
+        // lines must show the command users type.
+        var root = new Command(CommandName, "LiteVision: build, inspect, train, export and run efficient image-classification CNNs.")
+        {
+            new System.CommandLine.Help.HelpOption(), new VersionOption(),
+        };
         root.Subcommands.Add(ModelsCommand.Create(output));
         root.Subcommands.Add(SummaryCommand.Create(output));
         root.Subcommands.Add(CompareCommand.Create(output));
@@ -80,7 +88,7 @@ public static class LiteVisionCli
             : exception.Message;
 
     /// <summary>The parse errors as one line; a mistyped command gets the closest command's name.</summary>
-    private static string DescribeParseErrors(RootCommand root, string[] args, ParseResult parsed)
+    private static string DescribeParseErrors(Command root, string[] args, ParseResult parsed)
     {
         const string help = "see 'litevision --help' or 'litevision <command> --help'";
         if (parsed.CommandResult.Command == root && args.Length > 0 && !args[0].StartsWith('-') && root.Subcommands.All(c => c.Name != args[0]))

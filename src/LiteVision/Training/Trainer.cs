@@ -80,6 +80,7 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(train);
         recipe.Validate();
         (_model, _recipe, _train, _validation, OutputDirectory) = (model, recipe, train, validation, outputDirectory);
+        if (recipe.BatchNormMomentum is { } bnMomentum) SetBatchNormMomentum(model, bnMomentum);
         // Before the optimiser: converting replaces the convolution weights with new parameters.
         if (recipe.ChannelsLast) Layers.ChannelsLast.ConvertWeights(model);
         _optimizer = new Optimizer(model, recipe);
@@ -88,6 +89,7 @@ public sealed class Trainer : IDisposable
             if (createAverage is null) throw new ArgumentException("EMA needs a factory for the averaged model.", nameof(createAverage));
             nn.Module<Tensor, Tensor> average = createAverage();
             if (recipe.ChannelsLast) Layers.ChannelsLast.ConvertWeights(average);
+            if (recipe.BatchNormMomentum is { } averageMomentum) SetBatchNormMomentum(average, averageMomentum);
             _ema = new ModelEma(model, average, recipe.EmaDecay);
         }
         if (outputDirectory is not null)
@@ -95,6 +97,12 @@ public sealed class Trainer : IDisposable
             Directory.CreateDirectory(outputDirectory);
             ImageFolder.WriteClassIndices(Path.Combine(outputDirectory, "class_indices.json"), train.Dataset.Classes);
         }
+    }
+
+    private static void SetBatchNormMomentum(nn.Module model, double momentum)
+    {
+        foreach (nn.Module module in model.modules())
+            if (module is TorchSharp.Modules.BatchNorm norm) norm.momentum = momentum;
     }
 
     /// <summary>The card written with every checkpoint (safetensors metadata, and <c>config.json</c> in the output folder), so

@@ -56,6 +56,14 @@ public sealed record TrainingRecipe
     /// </summary>
     public bool ChannelsLast { get; init; } = true;
 
+    /// <summary>
+    /// Running-statistics momentum of every BatchNorm while training (null: the model's own, 0.01 for MobileNetV3 and
+    /// EfficientNet-B5…B7 as torchvision ports them from TensorFlow). It is not part of the weights, so it changes no output
+    /// of the trained model; PyTorch's and timm's 0.1 lets the statistics follow a short run, where 0.01 leaves them near
+    /// their initial values and the evaluated model at chance.
+    /// </summary>
+    public double? BatchNormMomentum { get; init; } = 0.1;
+
     /// <summary>Seed of initialisation, data order, augmentation and dropout.</summary>
     public long Seed { get; init; } = 42;
 
@@ -71,6 +79,7 @@ public sealed record TrainingRecipe
         if (MinLearningRateFraction is < 0 or > 1) throw new ArgumentException($"The final learning-rate fraction must be in [0, 1] (got {MinLearningRateFraction}).");
         if (LabelSmoothing is < 0 or >= 1) throw new ArgumentException($"Label smoothing must be in [0, 1) (got {LabelSmoothing}).");
         if (EmaDecay is < 0 or >= 1) throw new ArgumentException($"EMA decay must be in [0, 1) (got {EmaDecay}).");
+        if (BatchNormMomentum is <= 0 or > 1) throw new ArgumentException($"The BatchNorm momentum must be in (0, 1] (got {BatchNormMomentum}).");
         if (GradientClipNorm < 0) throw new ArgumentException($"The gradient clip norm must be non-negative (got {GradientClipNorm}).");
     }
 
