@@ -4,7 +4,6 @@ using LiteVision.Analysis;
 using LiteVision.Models;
 using LiteVision.Registry;
 using Spectre.Console;
-using static TorchSharp.torch;
 
 namespace LiteVision.Cli.Commands;
 
@@ -22,34 +21,31 @@ internal static class CompareCommand
         {
             Description = "JSON with your own top-1 results: {\"model\": 93.1, …} or [{\"model\": …, \"top1\": …}, …] (e.g. from 'litevision eval').",
         };
+        Option<string?> weights = ModelSource.CreateWeightsOption();
+        weights.Description = "Weights for every model (e.g. DEFAULT; a file or URL with one model): loaded as in every command; their card gives the input size, their catalog entry the top-1. " + ModelSource.WeightsDescription;
         Option<string> format = OutputFormat.CreateOption();
         var command = new Command("compare", "Compare models: parameters, multiply-accumulates, memory access cost, latency and accuracy, with PNG charts.")
         {
-            models, inputSize, bench, runs, outDir, accuracy, format,
+            models, inputSize, weights, bench, runs, outDir, accuracy, format,
         };
         command.SetAction(parsed =>
         {
             string[] names = parsed.GetValue(models)!;
             var infos = names.Distinct(StringComparer.OrdinalIgnoreCase).Select(ModelOptionsBinder.Lookup).ToList();
-            int? size = parsed.GetValue(inputSize);
-            if (size is < 8 or > 2048) throw new UsageException($"--input-size must be in [8, 2048] (got {size}).");
             int timedRuns = parsed.GetValue(runs);
             if (timedRuns < 1) throw new UsageException($"--runs must be at least 1 (got {timedRuns}).");
-            Dictionary<string, double> own = parsed.GetValue(accuracy) is { } file ? ReadAccuracies(file) : new();
-            bool measure = parsed.GetValue(bench);
-
-            var entries = new List<Entry>();
-            foreach (ModelInfo info in infos)
+            string? weightsSpec = parsed.GetValue(weights);
+            if (weightsSpec is not null && infos.Count > 1 && (File.Exists(weightsSpec) || weightsSpec.Contains("://", StringComparison.Ordinal)))
+                throw new UsageException($"--weights {weightsSpec} is one model's file: compare it alone, or use a catalog entry such as DEFAULT for several models.");
+            var comparison = new ComparisonOptions
             {
-                int resolution = size ?? info.DefaultInputSize;
-                using ImageClassifier model = info.Create();
-                ModelSummary summary = ModelSummary.Compute(model, info.Name, resolution);
-                double? latency = measure ? MeasureLatency(model, resolution, timedRuns) : null;
-                PublishedTop1? top1 = own.TryGetValue(info.Name, out double mine)
-                    ? new PublishedTop1(mine, "your results")
-                    : PublishedAccuracy.Find(info.Name);
-                entries.Add(new Entry(info.Name, resolution, summary.Parameters, summary.Macs, summary.MemoryAccessBytes, latency, top1?.Top1, top1?.Source));
-            }
+                InputSize = parsed.GetValue(inputSize),
+                Weights = weightsSpec,
+                Download = ModelSource.Downloads(output),
+                LatencyRuns = parsed.GetValue(bench) ? timedRuns : 0,
+                OwnAccuracy = parsed.GetValue(accuracy) is { } file ? ReadAccuracies(file) : new Dictionary<string, double>(),
+            };
+            List<ComparisonEntry> entries = [.. ModelComparison.Compare(infos, comparison)];
 
             var charts = new List<string>();
             if (parsed.GetValue(outDir) is { } folder) charts = WriteCharts(folder, entries);
@@ -62,7 +58,7 @@ internal static class CompareCommand
                 .AddColumn("Model").AddColumn(new TableColumn("Input").RightAligned()).AddColumn(new TableColumn("Params").RightAligned())
                 .AddColumn(new TableColumn("MACs").RightAligned()).AddColumn(new TableColumn("Mem. access").RightAligned())
                 .AddColumn(new TableColumn("Latency (ms)").RightAligned()).AddColumn(new TableColumn("Top-1 %").RightAligned()).AddColumn("Top-1 source");
-            foreach (Entry e in entries)
+            foreach (ComparisonEntry e in entries)
             {
                 table.AddRow(new Text(e.Model), new Text($"{e.InputSize}"), new Text($"{e.Params / 1e6:0.00} M"), new Text($"{e.Macs / 1e6:N1} M"),
                     new Text(Units.Bytes(e.MemoryAccessBytes)), new Text(e.LatencyMs is { } l ? $"{l:0.00}" : "-"),
@@ -75,18 +71,7 @@ internal static class CompareCommand
         return command;
     }
 
-    private sealed record Entry(string Model, int InputSize, long Params, long Macs, long MemoryAccessBytes, double? LatencyMs,
-        double? Top1, string? Top1Source);
-
-    private static double MeasureLatency(ImageClassifier model, int size, int runs)
-    {
-        model.eval();
-        using var input = randn(1, 3, size, size);
-        using var _ = no_grad();
-        return Latency.Measure(() => model.call(input).Dispose(), warmup: 3, runs: runs).MedianMs;
-    }
-
-    private static List<string> WriteCharts(string folder, List<Entry> entries)
+    private static List<string> WriteCharts(string folder, List<ComparisonEntry> entries)
     {
         var written = new List<string>();
         string Save(string file, string title, string x, string y, IEnumerable<ChartPoint> points)

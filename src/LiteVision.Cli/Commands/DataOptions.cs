@@ -38,12 +38,9 @@ internal sealed class DataOptions
             command.Options.Add(option);
     }
 
-    public DataSplit Load(ParseResult parsed, int defaultSize, int seed, TextWriter output)
+    /// <summary>The library's data request from the parsed options; also applies <c>--threads</c> to libtorch.</summary>
+    public DataRequest Request(ParseResult parsed, TextWriter output)
     {
-        double split = parsed.GetValue(ValidationSplit);
-        if (split is <= 0 or >= 1) throw new UsageException($"--val-split must be in (0, 1) (got {split}).");
-        if (parsed.GetValue(BatchSize) < 1) throw new UsageException($"--batch-size must be positive (got {parsed.GetValue(BatchSize)}).");
-        if (parsed.GetValue(Workers) < 0) throw new UsageException($"--workers must be 0 or more (got {parsed.GetValue(Workers)}).");
         if (parsed.GetValue(Threads) is { } threads)
         {
             if (threads < 1) throw new UsageException($"--threads must be positive (got {threads}).");
@@ -62,12 +59,21 @@ internal sealed class DataOptions
             }
             : null;
         bool strict = parsed.GetValue(StrictImages);
-        DataSplit data = DataSets.Load(parsed.GetValue(Data)!, parsed.GetValue(ImageSize) ?? defaultSize, split, seed, download,
-            folder => CheckImages(folder, strict, output));
-        IImageDataset train = data.Train, test = data.Test;
-        if (parsed.GetValue(LimitTrain) is { } limitTrain) train = Limit(train, limitTrain, "--limit-train");
-        if (parsed.GetValue(LimitTest) is { } limitTest) test = Limit(test, limitTest, "--limit-test");
-        return data with { Train = train, Test = test };
+        var request = new DataRequest
+        {
+            Spec = parsed.GetValue(Data)!,
+            ImageSize = parsed.GetValue(ImageSize),
+            ValidationFraction = parsed.GetValue(ValidationSplit),
+            BatchSize = parsed.GetValue(BatchSize),
+            Workers = parsed.GetValue(Workers),
+            LimitTrain = parsed.GetValue(LimitTrain),
+            LimitTest = parsed.GetValue(LimitTest),
+            StrictImages = strict,
+            Download = download,
+            Screen = folder => CheckImages(folder, strict, output),
+        };
+        request.Validate();
+        return request;
     }
 
     /// <summary>The up-front decode of every file of an image folder, with a progress bar on a terminal.</summary>
@@ -88,21 +94,6 @@ internal sealed class DataOptions
         lines.ForEach(Log);
         return screened!;
     }
-
-    private static IImageDataset Limit(IImageDataset dataset, int limit, string name) =>
-        limit < 1 ? throw new UsageException($"{name} must be positive (got {limit}).")
-            : new DatasetSubset(dataset, Enumerable.Range(0, Math.Min(limit, dataset.Count)).ToArray());
-
-    /// <summary>The evaluation loader: resize (when needed) and normalise, no randomness.</summary>
-    public PrefetchingLoader EvalLoader(ParseResult parsed, DataSplit data, int size) =>
-        new(data.Test, PlainLoaderOptions(data, data.Test, size) with { BatchSize = parsed.GetValue(BatchSize) ?? 128, Workers = parsed.GetValue(Workers) });
-
-    /// <summary>What every unaugmented pass over <paramref name="dataset"/> does: resize to <paramref name="size"/> when needed, normalise with the split's statistics.</summary>
-    public static LoaderOptions PlainLoaderOptions(DataSplit data, IImageDataset dataset, int size) => new()
-    {
-        Transforms = Resize.IfNeeded(dataset, size),
-        Normalize = new Normalize(data.Mean, data.Std),
-    };
 
     public static void WriteLine(TextWriter output, string markup) => Console.Render(output, new Markup(markup + "\n"));
 }

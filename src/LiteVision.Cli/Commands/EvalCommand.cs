@@ -35,78 +35,33 @@ internal static class EvalCommand
         command.SetAction(parsed =>
         {
             string modelArgument = parsed.GetValue(binder.Model)!;
-            string? weightsPath = parsed.GetValue(weights);
-            (bool onnxFile, string engineName) = PredictCommand.ResolveEngine(modelArgument, parsed.GetValue(backend), weightsPath);
-            string modelName;
-            DataSplit split;
-            EvaluationResult result;
-            if (onnxFile)
+            var request = new ModelRequest
             {
-                using var engine = new OnnxEngine(modelArgument);
-                split = data.Load(parsed, engine.Input.Size, 42, output);
-                int size = parsed.GetValue(data.ImageSize) ?? engine.Input.Size;
-                if (size != engine.Input.Size)
-                    throw new UsageException($"{modelArgument} takes {engine.Input.Size}x{engine.Input.Size} input; --image-size {size} does not fit it (export it at that size).");
-                if (engine.NumClasses > 0 && engine.NumClasses != split.Test.Classes.Count)
-                    throw new UsageException($"{modelArgument} has {engine.NumClasses} classes; the data has {split.Test.Classes.Count}.");
-                modelName = engine.ModelName;
-                result = Evaluator.Run(engine, data.EvalLoader(parsed, split, size));
-                weightsPath = modelArgument;
-            }
-            else
+                Model = modelArgument,
+                Weights = parsed.GetValue(weights),
+                Engine = ModelRequest.ParseEngine(parsed.GetValue(backend)),
+                Download = ModelSource.Downloads(output),
+            };
+            if (!request.IsOnnxFile)
             {
                 (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
-                if (weightsPath is null) throw new UsageException($"eval {info.Name} needs --weights (or give an exported .onnx file instead of the name).");
-                using LoadedModel loaded = ModelSource.Load(binder, parsed, weightsPath, output);
-                ModelCard card = loaded.Card;
-                // Weights that carry a card are evaluated as they were trained: its input size and normalisation.
-                split = data.Load(parsed, loaded.CardFromWeights ? card.Preprocessing.CropSize : info.InputSizeFor(options), 42, output);
-                if (loaded.CardFromWeights)
-                    split = split with { Mean = [.. card.Preprocessing.Mean.Select(v => (double)v)], Std = [.. card.Preprocessing.Std.Select(v => (double)v)] };
-                if (loaded.Model.NumClasses != split.Test.Classes.Count)
-                    throw new UsageException($"{weightsPath} has {loaded.Model.NumClasses} classes; the data has {split.Test.Classes.Count}.");
-                int size = parsed.GetValue(data.ImageSize)
-                    ?? (loaded.CardFromWeights ? card.Preprocessing.CropSize : split.IsSmall ? split.Test.Height : info.InputSizeFor(options));
-                modelName = info.Name;
-                if (engineName == PredictCommand.Torch)
-                {
-                    using var engine = new TorchEngine(loaded.Model, ownsModel: false);   // channels-last, BatchNorm folded, as predict
-                    result = Evaluator.Run(engine, data.EvalLoader(parsed, split, size));
-                }
-                else
-                {
-                    OnnxModel onnx = OnnxExporter.Export(loaded.Model, OnnxExportOptions.FromCard(card, size));
-                    using var engine = new OnnxEngine(onnx.ToByteArray(), info.Name);
-                    result = Evaluator.Run(engine, data.EvalLoader(parsed, split, size));
-                }
-                weightsPath = loaded.Source!.Path;
+                request = request with { Model = info.Name, Options = options, NumClasses = ModelSource.ExplicitClasses(binder, parsed) };
             }
-            string directory = parsed.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(weightsPath))!;
+            EvaluationReport report = ModelEvaluation.Run(request, data.Request(parsed, output));
+            EvaluationResult result = report.Result;
+            string directory = parsed.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(report.Source))!;
             Directory.CreateDirectory(directory);
             string confusionPath = Path.Combine(directory, "confusion.png");
             Plots.WriteConfusion(confusionPath, result);
-            object json = new
-            {
-                model = modelName,
-                backend = engineName,
-                data = split.Name,
-                images = result.Count,
-                top1 = result.Top1,
-                top5 = result.Top5,
-                loss = result.Loss,
-                macroF1 = result.MacroF1,
-                perClass = result.PerClass.Select(c => new { name = c.Name, precision = c.Precision, recall = c.Recall, f1 = c.F1, support = c.Support }),
-                confusion = Enumerable.Range(0, result.Classes.Count).Select(i => Enumerable.Range(0, result.Classes.Count).Select(j => result.Confusion[i, j])),
-            };
             string metricsPath = Path.Combine(directory, "metrics.json");
-            File.WriteAllText(metricsPath + ".tmp", System.Text.Json.JsonSerializer.Serialize(json, new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
-            File.Move(metricsPath + ".tmp", metricsPath, overwrite: true);
+            report.WriteJson(metricsPath);
+            string modelName = report.Model, engineName = ModelRequest.Name(report.Engine);
             if (parsed.GetValue(format) == OutputFormat.Json)
             {
-                OutputFormat.WriteJson(output, json);
+                OutputFormat.WriteJson(output, report.ToJsonObject());
                 return LiteVisionCli.Success;
             }
-            var table = new Table().Border(TableBorder.Rounded).Title($"{modelName} on {split.Name} ({result.Count} images, {engineName})")
+            var table = new Table().Border(TableBorder.Rounded).Title($"{modelName} on {report.Data} ({result.Count} images, {engineName})")
                 .AddColumn("Class").AddColumn(new TableColumn("Precision").RightAligned()).AddColumn(new TableColumn("Recall").RightAligned())
                 .AddColumn(new TableColumn("F1").RightAligned()).AddColumn(new TableColumn("Support").RightAligned());
             foreach (ClassMetrics c in result.PerClass)

@@ -24,11 +24,14 @@ internal static class ModelSource
     public static LoadedModel Load(ModelOptionsBinder binder, ParseResult parsed, string? weights, TextWriter notes)
     {
         (Registry.ModelInfo info, Registry.ModelOptions options) = binder.Bind(parsed);
-        int? classes = parsed.GetResult(binder.NumClasses) is { Implicit: false } ? options.NumClasses : null;
-        LoadedModel loaded = ModelLoader.Load(info, options, weights, classes, Downloads(notes));
+        LoadedModel loaded = ModelLoader.Load(info, options, weights, ExplicitClasses(binder, parsed), Downloads(notes));
         if (loaded.Load?.Head is not null) notes.WriteLine(loaded.Load.Summary);
         return loaded;
     }
+
+    /// <summary><c>--num-classes</c> when the user gave it (a head of another size is then re-initialised), else null: the weights'.</summary>
+    public static int? ExplicitClasses(ModelOptionsBinder binder, ParseResult parsed) =>
+        parsed.GetResult(binder.NumClasses) is { Implicit: false } ? binder.Bind(parsed).Options.NumClasses : null;
 
     /// <summary>Downloads report their progress (size, speed, ETA) as lines on <paramref name="notes"/>.</summary>
     public static Weights.Hub.DownloadOptions Downloads(TextWriter notes) => new() { Progress = new Weights.Hub.TextDownloadProgress(notes) };

@@ -47,8 +47,20 @@ internal static class PredictCommand
             int batch = parsed.GetValue(batchSize);
             if (batch < 1) throw new UsageException($"--batch-size must be at least 1 (got {batch}).");
             string modelArgument = parsed.GetValue(binder.Model)!;
-            string? weightsPath = parsed.GetValue(weights);
-            (bool onnxFile, string engineName) = ResolveEngine(modelArgument, parsed.GetValue(backend), weightsPath);
+            var request = new ModelRequest
+            {
+                Model = modelArgument,
+                Weights = parsed.GetValue(weights),
+                Engine = ModelRequest.ParseEngine(parsed.GetValue(backend)),
+                Download = ModelSource.Downloads(error),
+            };
+            if (!request.IsOnnxFile)
+            {
+                (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
+                if (request.Weights is null && options.Weights is null)
+                    throw new UsageException($"predict {info.Name} needs --weights (a file, URL, catalog entry such as DEFAULT, or hf-hub:org/repo), or give an exported .onnx file instead of the name.");
+                request = request with { Model = info.Name, Options = options, NumClasses = ModelSource.ExplicitClasses(binder, parsed) };
+            }
             List<string> files = ExpandImages(parsed.GetValue(images)!);
             IReadOnlyList<string>? labels = parsed.GetValue(classes) is { } labelPath ? ClassLabels.Load(labelPath) : null;
             PreprocessSettings Override(PreprocessSettings preset) => (preset with
@@ -61,12 +73,9 @@ internal static class PredictCommand
                 Std = ParseTriple(parsed.GetValue(std), "--std") ?? preset.Std,
             }).Validated();
 
-            using Predictor predictor = onnxFile
-                ? OpenOnnx(modelArgument, labels, batch, Override)
-                : OpenModel(binder, parsed, engineName, weightsPath, labels, batch, Override, error);
-            if (labels is not null && labels.Count != predictor.Engine.NumClasses)
-                throw new UsageException($"{parsed.GetValue(classes)} has {labels.Count} labels but the model has {predictor.Engine.NumClasses} classes.");
-
+            using OpenedModel opened = OpenedModel.Open(request, Override, labels);
+            if (opened.Load?.Head is not null) error.WriteLine(opened.Load.Summary);
+            Predictor predictor = opened.ToPredictor(batch);
             IReadOnlyList<ImagePrediction> predictions = Run(predictor, files, k, error);
             if (parsed.GetValue(format) == OutputFormat.Json)
                 OutputFormat.WriteJson(output, predictions.Select(p => new
@@ -79,54 +88,6 @@ internal static class PredictCommand
             return LiteVisionCli.Success;
         });
         return command;
-    }
-
-    /// <summary>
-    /// The engine for a model argument (a registered name or an .onnx file) and <c>--backend</c>: ONNX Runtime by
-    /// default for an .onnx file, which runs on nothing else and carries its own weights; libtorch otherwise.
-    /// </summary>
-    internal static (bool OnnxFile, string Engine) ResolveEngine(string modelArgument, string? backend, string? weightsPath)
-    {
-        bool onnxFile = modelArgument.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
-        string engine = backend ?? (onnxFile ? Onnx : Torch);
-        if (engine is not (Torch or Onnx)) throw new UsageException($"Unknown --backend '{engine}': use {Torch} or {Onnx}.");
-        if (onnxFile && engine != Onnx) throw new UsageException($"An .onnx file runs on ONNX Runtime (--backend {Onnx}), not on {engine}.");
-        if (onnxFile && weightsPath is not null) throw new UsageException("--weights does not apply to an .onnx file: its weights are inside it.");
-        return (onnxFile, engine);
-    }
-
-    /// <summary>An exported file on ONNX Runtime: preprocessing and labels from its metadata, options override them.</summary>
-    private static Predictor OpenOnnx(string path, IReadOnlyList<string>? labels, int batch, Func<PreprocessSettings, PreprocessSettings> configure)
-    {
-        var engine = new OnnxEngine(path);
-        try
-        {
-            PreprocessSettings settings = configure(engine.Preprocessing);
-            if (settings.CropSize != engine.Input.Size)
-                throw new UsageException($"{path} takes {engine.Input.Size}x{engine.Input.Size} input; --crop {settings.CropSize} does not fit it (export it at that size).");
-            return new Predictor(engine, settings, labels ?? engine.Labels, batch);
-        }
-        catch
-        {
-            engine.Dispose();
-            throw;
-        }
-    }
-
-    /// <summary>A registered model with weights, on libtorch or (exported in memory at the crop size) ONNX Runtime;
-    /// preprocessing and labels from the weights' card, options override them.</summary>
-    private static Predictor OpenModel(ModelOptionsBinder binder, ParseResult parsed, string engineName, string? weightsSpec,
-        IReadOnlyList<string>? labels, int batch, Func<PreprocessSettings, PreprocessSettings> configure, TextWriter error)
-    {
-        if (weightsSpec is null)
-            throw new UsageException($"predict {parsed.GetValue(binder.Model)} needs --weights (a file, URL, catalog entry such as DEFAULT, or hf-hub:org/repo), or give an exported .onnx file instead of the name.");
-        LoadedModel loaded = ModelSource.Load(binder, parsed, weightsSpec, error);
-        PreprocessSettings settings = configure(loaded.Card.Preprocessing);
-        labels ??= loaded.Card.ClassNames;
-        if (engineName == Torch) return Predictor.FromLoaded(loaded, batch, settings, labels);
-        OnnxModel onnx;
-        using (loaded) onnx = OnnxExporter.Export(loaded.Model, OnnxExportOptions.FromCard(loaded.Card with { Preprocessing = settings, ClassNames = labels }));
-        return new Predictor(new OnnxEngine(onnx.ToByteArray(), loaded.Card.Architecture), settings, labels, batch);
     }
 
     private static IReadOnlyList<ImagePrediction> Run(Predictor predictor, List<string> files, int k, TextWriter error)

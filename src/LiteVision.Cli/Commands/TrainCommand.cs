@@ -46,74 +46,44 @@ internal static class TrainCommand
         command.SetAction(parsed =>
         {
             (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
-            int seedValue = parsed.GetValue(seed);
-            DataSplit split = data.Load(parsed, info.InputSizeFor(options), seedValue, output);
-            options = WithDataClasses(parsed, binder, options, split);
-            int size = parsed.GetValue(data.ImageSize) ?? (split.IsSmall ? split.Train.Height : info.InputSizeFor(options));
-            int batch = parsed.GetValue(data.BatchSize) ?? TrainingPreflight.DefaultBatchSize(split.Train.Count);
-            TrainingPreflight.Check(info, options, size, batch, split.Train.Count, options.NumClasses);
-            BatchPlan batches = TrainingPreflight.PlanBatches(split.Train.Count, batch);
-            OptimizerKind kind = parsed.GetValue(optimizer)!.ToLowerInvariant() switch
+            var request = new TrainingRequest
             {
-                "sgd" => OptimizerKind.Sgd,
-                "adamw" => OptimizerKind.AdamW,
-                var other => throw new UsageException($"--optimizer must be sgd or adamw (got '{other}')."),
-            };
-            var recipe = new TrainingRecipe
-            {
+                Model = info.Name,
+                Options = options,
+                NumClasses = ModelSource.ExplicitClasses(binder, parsed),
+                Data = data.Request(parsed, output),
                 Epochs = parsed.GetValue(epochs),
-                Optimizer = kind,
-                LearningRate = parsed.GetValue(lr) ?? TrainingPresets.LearningRate(kind, batch),
-                WeightDecay = parsed.GetValue(weightDecay) ?? TrainingPresets.WeightDecay(kind),
+                Optimizer = parsed.GetValue(optimizer)!.ToLowerInvariant() switch
+                {
+                    "sgd" => OptimizerKind.Sgd,
+                    "adamw" => OptimizerKind.AdamW,
+                    var other => throw new UsageException($"--optimizer must be sgd or adamw (got '{other}')."),
+                },
+                LearningRate = parsed.GetValue(lr),
+                WeightDecay = parsed.GetValue(weightDecay),
                 Momentum = parsed.GetValue(momentum),
-                WarmupEpochs = Math.Min(parsed.GetValue(warmup), parsed.GetValue(epochs)),
+                WarmupEpochs = parsed.GetValue(warmup),
                 LabelSmoothing = parsed.GetValue(smoothing),
                 EmaDecay = parsed.GetValue(ema),
                 GradientClipNorm = parsed.GetValue(clip),
-                Seed = seedValue,
+                Seed = parsed.GetValue(seed),
+                Augment = parsed.GetValue(augment)!,
+                CropPadding = parsed.GetValue(cropPadding),
+                Erase = parsed.GetValue(erase),
+                Mixup = parsed.GetValue(mixup),
+                Cutmix = parsed.GetValue(cutmix),
                 ChannelsLast = MemoryFormat.IsChannelsLast(parsed.GetValue(memoryFormat)!),
+                Weights = parsed.GetValue(weights),
+                Download = ModelSource.Downloads(output),
+                OutputDirectory = parsed.GetValue(outDir)!,
+                Resume = parsed.GetValue(resume),
+                ResumeOverride = parsed.GetValue(resumeOverride),
             };
-            recipe.Validate();
-            var trainLoader = new PrefetchingLoader(split.Train, new LoaderOptions
-            {
-                BatchSize = batch,
-                Shuffle = true,
-                DropLast = batches.DropLast,
-                Seed = seedValue,
-                Workers = parsed.GetValue(data.Workers),
-                Transforms = TrainingPresets.TrainTransforms(TrainingPresets.ParseAugmentation(parsed.GetValue(augment)!), split, size, parsed.GetValue(cropPadding)),
-                Normalize = new Normalize(split.Mean, split.Std),
-                PostTransforms = parsed.GetValue(erase) is > 0 and var p ? [new RandomErasing(p)] : [],
-                Mixer = parsed.GetValue(mixup) > 0 || parsed.GetValue(cutmix) > 0 ? new MixupCutmix(parsed.GetValue(mixup), parsed.GetValue(cutmix)) : null,
-            });
-            PrefetchingLoader validation = data.EvalLoader(parsed, split, size);
-            string outputDirectory = parsed.GetValue(outDir)!;
-
-            manual_seed(seedValue);
-            string? weightsSpec = parsed.GetValue(weights);
-            // Fine-tuning: the data's classes; a head of another size is re-initialised, any other mismatch is an error.
-            using LoadedModel loaded = ModelLoader.Load(info, options, weightsSpec, numClasses: options.NumClasses, download: ModelSource.Downloads(output));
-            if (loaded.Load is { } load) output.WriteLine($"--weights {weightsSpec}: {load.Summary}");
-            ImageClassifier model = loaded.Model;
-            ModelOptions built = loaded.Card.Options;
-            var configuration = new RunConfiguration().SetRecipe(recipe).SetModelOptions(built)
-                .Set("model", info.Name).Set("data", split.Name).Set("train images", split.Train.Count).Set("image size", size).Set("batch size", batch)
-                .Set("augment", parsed.GetValue(augment)).Set("crop padding", parsed.GetValue(cropPadding)).Set("erase", parsed.GetValue(erase))
-                .Set("mixup", parsed.GetValue(mixup)).Set("cutmix", parsed.GetValue(cutmix)).Set("weights", weightsSpec);
-            using var trainer = new Trainer(model, recipe, trainLoader, validation, outputDirectory, () => info.Create(built))
-            {
-                Card = TrainingPresets.TrainedCard(info, built, split, size, recipe.Epochs, weightsSpec),
-                Configuration = configuration,
-            };
-            if (batches.Note is not null) output.WriteLine(batches.Note);
-            if (parsed.GetValue(resume))
-            {
-                IReadOnlyList<string> changed = trainer.LoadCheckpoint(Path.Combine(outputDirectory, Trainer.CheckpointFile), parsed.GetValue(resumeOverride));
-                if (changed.Count > 0) output.WriteLine($"--resume-override: continuing with changed settings: {string.Join("; ", changed)}");
-                output.WriteLine($"resuming at epoch {trainer.Epoch + 1}, step {trainer.StepInEpoch} of {trainLoader.BatchesPerEpoch}");
-            }
-            output.WriteLine($"{info.Name} on {split.Name}: {split.Train.Count} train / {split.Test.Count} validation images, {size}x{size}, " +
-                $"{options.NumClasses} classes, batch {batch}, {recipe.Optimizer} lr {recipe.LearningRate:G3}, {recipe.Epochs} epochs, {get_num_threads()} threads");
+            using TrainingJob job = TrainingJob.Prepare(request);
+            foreach (string note in job.Notes) output.WriteLine(note);
+            output.WriteLine(job.Description);
+            Trainer trainer = job.Trainer;
+            string outputDirectory = request.OutputDirectory;
             trainer.EpochCompleted += metrics => Plots.WriteCurves(outputDirectory, trainer.History);
 
             using var cancellation = new CancellationTokenSource();
@@ -126,7 +96,7 @@ internal static class TrainCommand
             TrainingOutcome outcome;
             try
             {
-                outcome = RunWithProgress(trainer, output, recipe.Epochs, cancellation.Token);
+                outcome = RunWithProgress(trainer, output, job.Recipe.Epochs, cancellation.Token);
             }
             catch (TrainingDivergedException diverged)
             {
@@ -141,20 +111,11 @@ internal static class TrainCommand
                 output.WriteLine($"interrupted at epoch {trainer.Epoch + 1}, step {trainer.StepInEpoch}; checkpoint saved to {Path.Combine(outputDirectory, Trainer.CheckpointFile)} (continue with --resume)");
                 return LiteVisionCli.Success;
             }
-            EpochMetrics? bestEpoch = trainer.History.MaxBy(m => double.IsNaN(m.ValidationAccuracy) ? m.TrainAccuracy : m.ValidationAccuracy);
+            EpochMetrics? bestEpoch = job.Best;
             output.WriteLine($"done: best validation top-1 {bestEpoch?.ValidationAccuracy:P2} (epoch {bestEpoch?.Epoch}); files in {outputDirectory}");
             return LiteVisionCli.Success;
         });
         return command;
-    }
-
-    internal static ModelOptions WithDataClasses(ParseResult parsed, ModelOptionsBinder binder, ModelOptions options, DataSplit split)
-    {
-        int classes = split.Train.Classes.Count;
-        bool given = parsed.GetResult(binder.NumClasses) is { Implicit: false };
-        if (given && options.NumClasses != classes)
-            throw new UsageException($"--num-classes {options.NumClasses} does not match the data's {classes} classes.");
-        return options with { NumClasses = classes };
     }
 
     private static TrainingOutcome RunWithProgress(Trainer trainer, TextWriter output, int epochs, CancellationToken cancellation)

@@ -153,7 +153,11 @@ public sealed class InceptionResNetV2 : ImageClassifier
     {
         yield return new ModelInfo("inception_resnet_v2", "inception_resnet_v2", 299,
             "Inception-ResNet-v2: Inception blocks with scaled residual connections (timm design)",
-            ModelOptionKinds.Dropout | ModelOptionKinds.SmallInput, Build) { MinInputSize = MinInputSize };
+            ModelOptionKinds.Dropout | ModelOptionKinds.SmallInput, Build)
+        {
+            MinInputSize = MinInputSize,
+            PaperAccuracy = new PublishedTop1(80.1, "Szegedy et al. 2016, Table 3 (single crop, 19.9% top-1 error)"),
+        };
     }
 
     /// <summary>Builds the network (dropout before the classifier: none by default, as timm's <c>drop_rate</c>).</summary>

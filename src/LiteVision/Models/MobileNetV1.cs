@@ -29,13 +29,16 @@ public static class MobileNetV1
         const ModelOptionKinds options = ModelOptionKinds.Dropout | ModelOptionKinds.ResolutionMultiplier | ModelOptionKinds.SmallInput;
         yield return new ModelInfo("mobilenet_v1", "mobilenet_v1", 224,
             "MobileNetV1, depthwise-separable convs; width multiplier α and resolution multiplier ρ",
-            options | ModelOptionKinds.WidthMultiplier, o => Build(o.WidthMultiplier ?? 1.0, o));
-        foreach ((string suffix, double alpha) in new[] { ("100", 1.0), ("075", 0.75), ("050", 0.5), ("025", 0.25) })
+            options | ModelOptionKinds.WidthMultiplier, o => Build(o.WidthMultiplier ?? 1.0, o)) { PaperAccuracy = PaperTop1(1.0, 70.6) };
+        // Table 6 of the paper: ImageNet top-1 of each width at 224 px.
+        foreach ((string suffix, double alpha, double top1) in new[] { ("100", 1.0, 70.6), ("075", 0.75, 68.4), ("050", 0.5, 63.7), ("025", 0.25, 50.6) })
         {
             yield return new ModelInfo($"mobilenet_v1_{suffix}", "mobilenet_v1", 224,
-                $"MobileNetV1 α={alpha:0.00}", options, o => Build(alpha, o));
+                $"MobileNetV1 α={alpha:0.00}", options, o => Build(alpha, o)) { PaperAccuracy = PaperTop1(alpha, top1) };
         }
     }
+
+    private static PublishedTop1 PaperTop1(double alpha, double top1) => new(top1, $"Howard et al. 2017, Table 6 ({alpha:0.##} MobileNet-224)");
 
     /// <summary>Builds MobileNetV1 with width multiplier <paramref name="alpha"/>. Small input: the stem and the first
     /// strided block (64 → 128) run at stride 1 (docs/small-input.md).</summary>

@@ -93,7 +93,11 @@ public sealed class ResNet : ImageClassifier
 
     /// <summary>The registered variants (resnet18 … resnet152, seresnet50).</summary>
     public static IEnumerable<ModelInfo> Variants() =>
-        Table.Select(v => new ModelInfo(v.Name, v.Family, 224, v.Description, ModelOptionKinds.SmallInput, o => Build(v, o)));
+        Table.Select(v => new ModelInfo(v.Name, v.Family, 224, v.Description, ModelOptionKinds.SmallInput, o => Build(v, o))
+        {
+            // torchvision's ResNets have catalog weights with their accuracy; SE-ResNet-50's is the paper's.
+            PaperAccuracy = v.Name == "seresnet50" ? new PublishedTop1(77.63, "Hu et al. 2018, Table 2 (SE-ResNet-50, 22.37% top-1 error)") : null,
+        });
 
     /// <summary>Builds <paramref name="variant"/>, initialised as torchvision does (Kaiming-normal fan-out convs, BN 1/0,
     /// PyTorch's default for <c>fc</c> and the SE convs' biases set to zero).</summary>

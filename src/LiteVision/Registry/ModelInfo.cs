@@ -27,6 +27,11 @@ public enum ModelOptionKinds
     SmallInput = 128,
 }
 
+/// <summary>A published ImageNet-1k top-1 accuracy and where it comes from.</summary>
+/// <param name="Top1">Top-1 accuracy in percent (single crop, the source's own evaluation).</param>
+/// <param name="Source">Where the number is published.</param>
+public sealed record PublishedTop1(double Top1, string Source);
+
 /// <summary>A registered model: its name, family, default input size and how to build it.</summary>
 public sealed class ModelInfo
 {
@@ -96,14 +101,35 @@ public sealed class ModelInfo
 
     /// <summary>
     /// The card of this model built with <paramref name="options"/> and no trained weights: no class names, and the
-    /// preprocessing of the catalog's <c>DEFAULT</c> weights (<see cref="Imaging.PreprocessPresets.For"/>) at the input size
-    /// of <paramref name="options"/> (<see cref="ModelCard.PreprocessingAt"/>).
+    /// preprocessing of the catalog's <c>DEFAULT</c> weights at the input size of <paramref name="options"/>
+    /// (<see cref="ModelCard.PreprocessingAt"/>); a model without catalog weights, or with a resolution multiplier, gets a
+    /// crop of its input size after a resize of crop × 256 / 224 (<see cref="Imaging.PreprocessSettings.ForCrop"/>).
     /// </summary>
     public ModelCard DefaultCard(ModelOptions? options = null)
     {
         options ??= ModelOptions.Default;
-        var card = new ModelCard { Architecture = Name, Options = options, Preprocessing = Imaging.PreprocessPresets.For(this, options) };
+        Imaging.PreprocessSettings preprocessing = options.ResolutionMultiplier is null && Weights.FirstOrDefault(e => e.IsDefault) is { } catalog
+            ? catalog.Preprocessing
+            : Imaging.PreprocessSettings.ForCrop(InputSizeFor(options));
+        var card = new ModelCard { Architecture = Name, Options = options, Preprocessing = preprocessing };
         return card with { Preprocessing = card.PreprocessingAt(InputSizeFor(options)) };
+    }
+
+    /// <summary>The top-1 its paper reports, for models whose accuracy no catalog entry gives (e.g. MobileNetV1's widths).</summary>
+    public PublishedTop1? PaperAccuracy { get; init; }
+
+    /// <summary>
+    /// The published ImageNet-1k top-1 of this model: the catalog entry named <paramref name="weights"/> when it has one,
+    /// else the <c>IMAGENET1K_V1</c> entry's (the weights papers compare with), else the <c>DEFAULT</c> entry's, else
+    /// <see cref="PaperAccuracy"/>; null when none is known.
+    /// </summary>
+    public PublishedTop1? PublishedAccuracy(string? weights = null)
+    {
+        PretrainedWeights? entry = (weights is null ? null : Weights.FirstOrDefault(e => e.Acc1 is not null && string.Equals(e.Name, weights, StringComparison.OrdinalIgnoreCase)
+                || (string.Equals(weights, "DEFAULT", StringComparison.OrdinalIgnoreCase) && e.IsDefault)))
+            ?? Weights.FirstOrDefault(e => e.Acc1 is not null && e.Name == "IMAGENET1K_V1")
+            ?? Weights.FirstOrDefault(e => e.Acc1 is not null && e.IsDefault);
+        return entry is not null ? new PublishedTop1(entry.Acc1!.Value, $"catalog {entry.Name} weights") : PaperAccuracy;
     }
 
     /// <summary>The published weights of this model (<see cref="WeightsCatalog.For"/>), in catalog order.</summary>

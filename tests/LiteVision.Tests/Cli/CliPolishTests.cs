@@ -17,6 +17,18 @@ public sealed class CliPolishTests
     }
 
     [Fact]
+    public void UsageLines_NameTheCommandUsersType()
+    {
+        foreach (string[] args in new[] { new[] { "--help" }, new[] { "train", "--help" }, new[] { "predict", "--help" } })
+        {
+            var (code, output, _) = Run(args);
+            Assert.Equal(0, code);
+            Assert.Contains(args.Length == 1 ? "litevision [command] [options]" : $"litevision {args[0]} ", output);
+            Assert.DoesNotContain("LiteVision.Cli", output);
+        }
+    }
+
+    [Fact]
     public void PredictWithoutArguments_SaysItsErrorOnce()
     {
         var (code, _, error) = Run("predict");

@@ -87,6 +87,20 @@ public sealed class ModelCardJourneyTests
 
         double top1 = EvalTop1("mobilenet_v3_small", "--weights", weights, "--data", data);
 
+        // compare reads the same weights the same way: the card's 64-px input, no published accuracy for a model of your own.
+        (code, output, error) = CliRunner.Run("compare", "mobilenet_v3_small", "--weights", weights, "--format", "json");
+        Assert.True(code == 0, error + output);
+        using (JsonDocument compared = JsonDocument.Parse(output))
+        {
+            JsonElement row = compared.RootElement.GetProperty("models")[0];
+            Assert.Equal(64, row.GetProperty("inputSize").GetInt32());
+            Assert.Equal(ModelZoo.Get("mobilenet_v3_small").CountParameters(new ModelOptions { NumClasses = 3 }), row.GetProperty("params").GetInt64());
+            Assert.False(row.TryGetProperty("top1", out _), row.ToString());
+        }
+        (code, _, error) = CliRunner.Run("compare", "mobilenet_v3_small", "mobilenet_v2", "--weights", weights);
+        Assert.Equal(2, code);
+        Assert.Contains("compare it alone", error);
+
         (code, output, error) = CliRunner.Run("export", "mobilenet_v3_small", "--weights", weights, "--out", Path.Combine(run, "model.onnx"));
         Assert.True(code == 0, error + output);
         Assert.Contains("input [batch, 3, 64, 64]", output);

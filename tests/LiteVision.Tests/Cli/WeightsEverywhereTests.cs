@@ -1,5 +1,6 @@
 using System.Text.Json;
 using LiteVision.Inference;
+using LiteVision.Registry;
 using LiteVision.Tests.Support;
 using LiteVision.Weights;
 using SkiaSharp;
@@ -60,6 +61,12 @@ public sealed class WeightsEverywhereTests
             (code, output, error) = CliRunner.Run("bench", "mobilenet_v3_small", "--weights", weights, "--input-size", "32", "--batch", "1",
                 "--warmup", "1", "--iterations", "1", "--seconds", "0");
             Assert.True(code == 0, $"{file}: {error}");
+
+            (code, output, error) = CliRunner.Run("compare", "mobilenet_v3_small", "--weights", weights, "--input-size", "32", "--format", "json");
+            Assert.True(code == 0, $"{file}: {error}");
+            using (JsonDocument json = JsonDocument.Parse(output))
+                Assert.Equal(ModelZoo.Get("mobilenet_v3_small").CountParameters(new ModelOptions { NumClasses = 10 }),
+                    json.RootElement.GetProperty("models")[0].GetProperty("params").GetInt64());
 
             (code, output, error) = CliRunner.Run("train", "mobilenet_v3_small", "--weights", weights, "--data", "bundled", "--limit-train", "8",
                 "--limit-test", "8", "--image-size", "32", "--epochs", "1", "--batch-size", "8", "--workers", "0", "--out", directory.File("train-" + file));

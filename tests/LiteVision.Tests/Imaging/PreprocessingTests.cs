@@ -101,26 +101,26 @@ public sealed class PreprocessingTests(ITestOutputHelper log)
     }
 
     [Fact]
-    public void PresetTable_EqualsTorchvisionsDefaultWeightsTransforms()
+    public void DefaultCard_TakesTheCatalogsDefaultWeightsPreprocessing_ElseACropOfTheInputSize()
     {
-        var names = PreprocessPresets.ByModel.Keys.ToArray();
-        JsonNode answer = CheckpointOracle.Run(new { op = "presets", names });
-        foreach (string name in names)
+        // The catalog's entries are checked against torchvision's and timm's transforms (WeightsCatalogTests); a built
+        // model's default card must be its DEFAULT entry's, with no second table to drift from it.
+        foreach (ModelInfo info in ModelZoo.List())
         {
-            PreprocessSettings ours = PreprocessPresets.ByModel[name];
-            JsonNode reference = answer[name]!;
-            Assert.True(reference["resize"]!.GetValue<int>() == ours.ResizeSize, $"{name} resize");
-            Assert.True(reference["crop"]!.GetValue<int>() == ours.CropSize, $"{name} crop");
-            Assert.Equal(reference["interpolation"]!.GetValue<string>(), ours.Interpolation.ToString().ToLowerInvariant());
-            Assert.Equal(reference["mean"]!.AsArray().Select(v => v!.GetValue<float>()), ours.Mean);
-            Assert.Equal(reference["std"]!.AsArray().Select(v => v!.GetValue<float>()), ours.Std);
+            PreprocessSettings card = info.DefaultCard().Preprocessing;
+            if (info.Weights.FirstOrDefault(e => e.IsDefault) is { } entry && entry.Preprocessing.CropSize == info.InputSizeFor(ModelOptions.Default))
+            {
+                Assert.True((entry.Preprocessing.ResizeSize, entry.Preprocessing.CropSize, entry.Preprocessing.Interpolation) == (card.ResizeSize, card.CropSize, card.Interpolation), info.Name);
+                Assert.Equal(entry.Preprocessing.Mean, card.Mean);
+                Assert.Equal(entry.Preprocessing.Std, card.Std);
+            }
+            else if (!info.Weights.Any(e => e.IsDefault))
+            {
+                Assert.Equal(PreprocessSettings.ForCrop(info.DefaultInputSize).ResizeSize, card.ResizeSize);
+            }
         }
-        // The default preprocessing of a model with catalog weights is its DEFAULT entry's, the same as the table's row.
-        PreprocessSettings table = PreprocessPresets.ByModel["mobilenet_v2"], preset = PreprocessPresets.For(ModelZoo.Get("mobilenet_v2"));
-        Assert.Equal((table.ResizeSize, table.CropSize, table.Interpolation), (preset.ResizeSize, preset.CropSize, preset.Interpolation));
-        Assert.Equal(table.Mean, preset.Mean);
-        Assert.Equal(table.Std, preset.Std);
-        PreprocessSettings v1 = PreprocessPresets.For(ModelZoo.Get("mobilenet_v1"), new ModelOptions { ResolutionMultiplier = 160.0 / 224 });
-        Assert.Equal((183, 160), (v1.ResizeSize, v1.CropSize));   // no torchvision weights: crop = input size, resize = crop × 256/224
+        Assert.Equal((232, 224), (ModelZoo.Get("mobilenet_v2").DefaultCard().Preprocessing.ResizeSize, ModelZoo.Get("mobilenet_v2").DefaultCard().Preprocessing.CropSize));
+        PreprocessSettings v1 = ModelZoo.Get("mobilenet_v1").DefaultCard(new ModelOptions { ResolutionMultiplier = 160.0 / 224 }).Preprocessing;
+        Assert.Equal((183, 160), (v1.ResizeSize, v1.CropSize));   // resolution multiplier: crop = input size, resize = crop × 256/224
     }
 }
