@@ -2,7 +2,6 @@ using System.CommandLine;
 using System.Text.Json;
 using LiteVision.Analysis;
 using LiteVision.Models;
-using LiteVision.Registry;
 using Spectre.Console;
 using static TorchSharp.torch;
 

@@ -52,7 +52,7 @@ public static class PublishedAccuracy
     /// <summary>The published top-1 of <paramref name="model"/>: its catalog entry <c>IMAGENET1K_V1</c>'s (the weights the
     /// papers' numbers compare with), else this table's row for models without catalog weights; null when none is known.</summary>
     public static PublishedTop1? Find(string model) =>
-        Registry.WeightsCatalog.For(model).FirstOrDefault(e => e.Name == "IMAGENET1K_V1" && e.Acc1 is not null) is { } entry
+        Models.WeightsCatalog.For(model).FirstOrDefault(e => e.Name == "IMAGENET1K_V1" && e.Acc1 is not null) is { } entry
             ? new PublishedTop1(entry.Acc1!.Value, Torchvision)
             : Table.GetValueOrDefault(model);
 }

@@ -1,4 +1,4 @@
-using LiteVision.Registry;
+using LiteVision.Models;
 
 namespace LiteVision.Imaging;
 

@@ -1,6 +1,6 @@
+using LiteVision.IO;
 using LiteVision.Inference;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Weights.Hub;
 using static TorchSharp.torch;
 

@@ -1,4 +1,4 @@
-using LiteVision.Export.Onnx;
+using LiteVision.Onnx;
 using LiteVision.Inference;
 using LiteVision.Models;
 using LiteVision.Tests.Support;

@@ -3,7 +3,7 @@ using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
 using LiteVision.Cli;
-using LiteVision.Export.Onnx;
+using LiteVision.Onnx;
 using LiteVision.Imaging;
 using LiteVision.Inference;
 using LiteVision.Tests.Export;

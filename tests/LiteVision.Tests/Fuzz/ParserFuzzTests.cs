@@ -1,6 +1,6 @@
 using System.Text;
 using LiteVision.Data;
-using LiteVision.Export.Onnx;
+using LiteVision.Onnx;
 using LiteVision.Imaging;
 using LiteVision.Inference;
 using LiteVision.Tests.Export;

@@ -1,7 +1,6 @@
 using System.Diagnostics;
 using LiteVision.Analysis;
 using LiteVision.Models;
-using LiteVision.Registry;
 
 namespace LiteVision.Tests.Models;
 
