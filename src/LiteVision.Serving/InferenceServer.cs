@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LiteVision.IO;
 using LiteVision.Onnx;
 using LiteVision.Imaging;
 using LiteVision.Inference;

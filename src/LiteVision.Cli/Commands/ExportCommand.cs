@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LiteVision.IO;
 using LiteVision.Onnx;
 using LiteVision.Inference;
 using LiteVision.Models;

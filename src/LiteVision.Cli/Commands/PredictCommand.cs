@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Globalization;
+using LiteVision.IO;
 using LiteVision.Onnx;
 using LiteVision.Imaging;
 using LiteVision.Inference;

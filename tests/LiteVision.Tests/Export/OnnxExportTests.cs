@@ -1,3 +1,4 @@
+using LiteVision.Imaging;
 using LiteVision.Onnx;
 using LiteVision.Inference;
 using LiteVision.Models;

@@ -3,6 +3,7 @@ using System.Net.Http.Headers;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using LiteVision.Imaging;
 using LiteVision.Onnx;
 using LiteVision.Inference;
 using LiteVision.Models;
