@@ -1,7 +1,6 @@
 using System.CommandLine;
 using LiteVision.IO;
 using LiteVision.Onnx;
-using LiteVision.Inference;
 using LiteVision.Models;
 using LiteVision.Weights;
 

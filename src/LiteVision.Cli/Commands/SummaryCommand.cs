@@ -1,5 +1,4 @@
 using System.CommandLine;
-using LiteVision.Analysis;
 using LiteVision.Models;
 using Spectre.Console;
 

@@ -1,4 +1,3 @@
-using LiteVision.Inference;
 using static TorchSharp.torch;
 
 namespace LiteVision.Imaging;

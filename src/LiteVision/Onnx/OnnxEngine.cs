@@ -3,7 +3,6 @@ using System.Text.Json;
 using LiteVision.Imaging;
 using LiteVision.Models;
 using Microsoft.ML.OnnxRuntime;
-using static TorchSharp.torch;
 
 namespace LiteVision.Onnx;
 

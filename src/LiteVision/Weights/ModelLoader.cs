@@ -1,5 +1,4 @@
 using LiteVision.IO;
-using LiteVision.Inference;
 using LiteVision.Models;
 using LiteVision.Weights.Hub;
 using static TorchSharp.torch;

@@ -1,5 +1,4 @@
 using System.Text.Json;
-using LiteVision.Inference;
 using LiteVision.Onnx;
 using LiteVision.Tests.Support;
 using LiteVision.Weights;

@@ -1,6 +1,5 @@
 using LiteVision.Imaging;
 using LiteVision.Onnx;
-using LiteVision.Inference;
 using LiteVision.Models;
 using LiteVision.Tests.Support;
 using Microsoft.ML.OnnxRuntime;

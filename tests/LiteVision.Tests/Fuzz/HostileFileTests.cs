@@ -5,7 +5,6 @@ using System.Text;
 using LiteVision.Cli;
 using LiteVision.Onnx;
 using LiteVision.Imaging;
-using LiteVision.Inference;
 using LiteVision.Tests.Export;
 using LiteVision.Tests.Support;
 using LiteVision.Weights;

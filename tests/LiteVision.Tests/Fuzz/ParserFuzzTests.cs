@@ -3,7 +3,6 @@ using LiteVision.Data;
 using LiteVision.IO;
 using LiteVision.Onnx;
 using LiteVision.Imaging;
-using LiteVision.Inference;
 using LiteVision.Tests.Export;
 using LiteVision.Tests.Support;
 using LiteVision.Weights;

@@ -1,4 +1,3 @@
-using LiteVision.Analysis;
 using LiteVision.Models;
 using static TorchSharp.torch;
 

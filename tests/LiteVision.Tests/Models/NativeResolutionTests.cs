@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using LiteVision.Analysis;
 using LiteVision.Models;
 
 namespace LiteVision.Tests.Models;

@@ -1,4 +1,3 @@
-using LiteVision.Layers;
 using LiteVision.Tensors;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
