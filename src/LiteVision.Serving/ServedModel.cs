@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Threading.Channels;
 using LiteVision.Inference;
+using LiteVision.Onnx;
 
 namespace LiteVision.Serving;
 

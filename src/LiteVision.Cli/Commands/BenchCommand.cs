@@ -1,10 +1,9 @@
 using System.CommandLine;
 using System.Globalization;
 using LiteVision.Analysis;
-using LiteVision.Export.Onnx;
+using LiteVision.Onnx;
 using LiteVision.Inference;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Weights;
 using Spectre.Console;
 

@@ -1,8 +1,8 @@
 using System.CommandLine;
 using System.Text.Json;
 using LiteVision.Analysis;
+using LiteVision.Inference;
 using LiteVision.Models;
-using LiteVision.Registry;
 using Spectre.Console;
 
 namespace LiteVision.Cli.Commands;

@@ -1,9 +1,8 @@
 using System.CommandLine;
 using LiteVision.Data;
-using LiteVision.Export.Onnx;
+using LiteVision.Onnx;
 using LiteVision.Inference;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Training;
 using LiteVision.Weights;
 using Spectre.Console;

@@ -1,7 +1,7 @@
 using System.CommandLine;
-using LiteVision.Export.Onnx;
-using LiteVision.Inference;
-using LiteVision.Registry;
+using LiteVision.IO;
+using LiteVision.Onnx;
+using LiteVision.Models;
 using LiteVision.Weights;
 
 namespace LiteVision.Cli.Commands;

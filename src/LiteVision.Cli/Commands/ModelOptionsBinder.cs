@@ -1,5 +1,5 @@
 using System.CommandLine;
-using LiteVision.Registry;
+using LiteVision.Models;
 
 namespace LiteVision.Cli.Commands;
 

@@ -23,7 +23,7 @@ internal static class ModelSource
     /// </summary>
     public static LoadedModel Load(ModelOptionsBinder binder, ParseResult parsed, string? weights, TextWriter notes)
     {
-        (Registry.ModelInfo info, Registry.ModelOptions options) = binder.Bind(parsed);
+        (Models.ModelInfo info, Models.ModelOptions options) = binder.Bind(parsed);
         LoadedModel loaded = ModelLoader.Load(info, options, weights, ExplicitClasses(binder, parsed), Downloads(notes));
         if (loaded.Load?.Head is not null) notes.WriteLine(loaded.Load.Summary);
         return loaded;

@@ -1,6 +1,5 @@
 using System.CommandLine;
 using LiteVision.Models;
-using LiteVision.Registry;
 using Spectre.Console;
 
 namespace LiteVision.Cli.Commands;

@@ -1,10 +1,10 @@
 using System.CommandLine;
 using System.Globalization;
-using LiteVision.Export.Onnx;
+using LiteVision.IO;
+using LiteVision.Onnx;
 using LiteVision.Imaging;
 using LiteVision.Inference;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Weights;
 using Spectre.Console;
 using static TorchSharp.torch;

@@ -1,10 +1,8 @@
 using System.CommandLine;
 using System.Globalization;
-using LiteVision.Export;
-using LiteVision.Export.Onnx;
+using LiteVision.Onnx;
 using LiteVision.Inference;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Serving;
 using LiteVision.Weights;
 

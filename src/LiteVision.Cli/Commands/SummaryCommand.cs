@@ -1,7 +1,5 @@
 using System.CommandLine;
-using LiteVision.Analysis;
 using LiteVision.Models;
-using LiteVision.Registry;
 using Spectre.Console;
 
 namespace LiteVision.Cli.Commands;

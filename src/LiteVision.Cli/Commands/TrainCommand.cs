@@ -2,7 +2,6 @@ using System.CommandLine;
 using LiteVision.Data;
 using LiteVision.Data.Augment;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Training;
 using LiteVision.Weights;
 using Spectre.Console;

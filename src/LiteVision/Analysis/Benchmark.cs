@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using LiteVision.Inference;
 using LiteVision.Models;
 using static TorchSharp.torch;
 

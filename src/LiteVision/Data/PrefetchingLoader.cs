@@ -231,7 +231,7 @@ public sealed class PrefetchingLoader
         }
         using var scope = NewDisposeScope();
         using var random = new BatchRandom(Mix(_options.Seed, epoch, index));
-        Tensor images = tensor(pixels, [count, c, h, w]).to_type(float32).div_(Layers.HeldScalars.ByteMax);
+        Tensor images = tensor(pixels, [count, c, h, w]).to_type(float32).div_(Tensors.HeldScalars.ByteMax);
         if (c == 1 && _options.OutputChannels == 3) images = images.expand(count, 3, h, w).contiguous();
         foreach (IBatchTransform transform in _options.Transforms) images = transform.Apply(images, random);
         if (_options.Normalize is { } normalize) images = normalize.Apply(images, random);

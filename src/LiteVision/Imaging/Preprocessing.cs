@@ -1,4 +1,3 @@
-using LiteVision.Inference;
 using static TorchSharp.torch;
 
 namespace LiteVision.Imaging;
@@ -78,7 +77,7 @@ public static class ImagePreprocessor
         using var scope = NewDisposeScope();
         Tensor pixels = tensor(resized.Pixels, [resized.Height, resized.Width, 3], ScalarType.Byte).permute(2, 0, 1);
         Tensor cropped = CenterCrop(pixels, settings.CropSize);
-        Tensor scaled = cropped.to_type(ScalarType.Float32).div_(Layers.HeldScalars.ByteMax);
+        Tensor scaled = cropped.to_type(ScalarType.Float32).div_(Tensors.HeldScalars.ByteMax);
         Tensor mean = tensor(settings.Mean.ToArray()).view(3, 1, 1);
         Tensor std = tensor(settings.Std.ToArray()).view(3, 1, 1);
         return scaled.sub_(mean).div_(std).MoveToOuterDisposeScope();

@@ -1,6 +1,6 @@
-using LiteVision.Export.Onnx;
+using LiteVision.Onnx;
 using LiteVision.Imaging;
-using LiteVision.Registry;
+using LiteVision.Models;
 using LiteVision.Weights;
 using LiteVision.Weights.Hub;
 

@@ -1,6 +1,6 @@
 using LiteVision.Imaging;
 using LiteVision.Models;
-using LiteVision.Registry;
+using LiteVision.Onnx;
 
 namespace LiteVision.Inference;
 

@@ -1,6 +1,7 @@
 // The multi-branch blocks of torchvision/models/googlenet.py (Inception, v0.14) and timm/models/inception_resnet_v2.py
 // (Mixed_5b/6a/7a, Block35/17/8): keys <branch>.conv/bn for a one-conv branch, <branch>.<i>.conv/bn in a Sequential.
 using TorchSharp.Modules;
+using LiteVision.Tensors;
 using static TorchSharp.torch;
 
 namespace LiteVision.Layers;

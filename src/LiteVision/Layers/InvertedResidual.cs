@@ -1,4 +1,5 @@
 using TorchSharp.Modules;
+using LiteVision.Tensors;
 using static TorchSharp.torch;
 
 namespace LiteVision.Layers;

@@ -1,6 +1,7 @@
 // Mirrors torchvision/models/resnet.py (BasicBlock, Bottleneck, v0.14): keys conv1/bn1/conv2/bn2[/conv3/bn3]/downsample.{0,1};
 // the optional SE sits at `se.fc1/fc2` after the last norm, as in timm's seresnet (SEModule in timm/models/resnet.py).
 using TorchSharp.Modules;
+using LiteVision.Tensors;
 using static TorchSharp.torch;
 
 namespace LiteVision.Layers;

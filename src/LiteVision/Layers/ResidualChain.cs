@@ -1,5 +1,7 @@
 using static TorchSharp.torch;
 
+using LiteVision.Tensors;
+
 namespace LiteVision.Layers;
 
 /// <summary>

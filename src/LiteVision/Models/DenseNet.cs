@@ -1,6 +1,5 @@
 // Mirrors torchvision/models/densenet.py (DenseNet, v0.14): keys features.{conv0,norm0,denseblockN,transitionN,norm5}, classifier.
 using LiteVision.Layers;
-using LiteVision.Registry;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using LiteVision.Layers;
-using LiteVision.Registry;
 using static TorchSharp.torch;
 
 namespace LiteVision.Models;

@@ -1,7 +1,6 @@
 // Mirrors torchvision/models/googlenet.py (GoogLeNet, Inception, InceptionAux, BasicConv2d, v0.14):
 // keys conv1..3.{conv,bn}, inceptionNx.branchK.*, aux1/aux2.{conv,fc1,fc2}, fc.
 using LiteVision.Layers;
-using LiteVision.Registry;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -170,7 +169,7 @@ public sealed class GoogLeNet : ImageClassifier
     {
         var channels = new Tensor[3];
         for (int c = 0; c < 3; c++)
-            channels[c] = Layers.HeldScalars.Affine(x[TensorIndex.Colon, TensorIndex.Slice(c, c + 1)], TransformScale[c], TransformShift[c]);
+            channels[c] = Tensors.HeldScalars.Affine(x[TensorIndex.Colon, TensorIndex.Slice(c, c + 1)], TransformScale[c], TransformShift[c]);
         return cat(channels, 1);
     }
 

@@ -18,8 +18,8 @@ public abstract class ImageClassifier : nn.Module<Tensor, Tensor>
     public abstract long NumClasses { get; }
 
     /// <summary>The model's card (architecture, classes, labels, preprocessing, provenance): set by
-    /// <see cref="Registry.ModelInfo.Create"/> to the registered default and by the weight loader to the weights' card.</summary>
-    public Registry.ModelCard? Card { get; set; }
+    /// <see cref="ModelInfo.Create"/> to the registered default and by the weight loader to the weights' card.</summary>
+    public ModelCard? Card { get; set; }
 
     /// <inheritdoc />
     public sealed override Tensor forward(Tensor input)

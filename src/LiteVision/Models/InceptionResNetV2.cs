@@ -1,7 +1,6 @@
 // Mirrors timm/models/inception_resnet_v2.py (InceptionResnetV2, Mixed_5b/6a/7a, Block35/17/8): keys conv2d_1a.{conv,bn},
 // mixed_5b.branchK.*, repeat.N.*, repeat_1.N.*, repeat_2.N.*, block8.*, conv2d_7b.*, classif. No torchvision equivalent.
 using LiteVision.Layers;
-using LiteVision.Registry;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 using static LiteVision.Layers.InceptionOp;

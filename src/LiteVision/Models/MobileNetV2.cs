@@ -1,5 +1,4 @@
 using LiteVision.Layers;
-using LiteVision.Registry;
 using static TorchSharp.torch;
 
 namespace LiteVision.Models;

@@ -2,7 +2,6 @@
 // state_dict keys follow timm/models/mobilenetv3.py (mobilenetv4_conv_small/medium/large): conv_stem, bn1,
 // blocks.S.B.*, conv_head, norm_head, classifier.
 using LiteVision.Layers;
-using LiteVision.Registry;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

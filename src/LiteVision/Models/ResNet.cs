@@ -1,7 +1,6 @@
 // Mirrors torchvision/models/resnet.py (ResNet, v0.14): keys conv1, bn1, layer1..4.N.*, fc; the SE variant follows
 // timm/models/resnet.py (seresnet50: SE after bn3 of each bottleneck, reduction 16).
 using LiteVision.Layers;
-using LiteVision.Registry;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

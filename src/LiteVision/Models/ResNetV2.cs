@@ -1,7 +1,6 @@
 // Design: "Identity Mappings in Deep Residual Networks" (He et al., 2016). Keys follow timm/models/resnetv2.py with
 // BatchNorm and plain convs (resnetv2_50/101): stem.conv, stages.N.blocks.M.*, norm, head.fc (a 1x1 conv).
 using LiteVision.Layers;
-using LiteVision.Registry;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using LiteVision.Layers;
-using LiteVision.Registry;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

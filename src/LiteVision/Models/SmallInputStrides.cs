@@ -1,4 +1,3 @@
-using LiteVision.Registry;
 
 namespace LiteVision.Models;
 

@@ -88,7 +88,7 @@ public static class Evaluator
 
     /// <summary>
     /// Evaluates any classifier given as a function from a batch of normalised images <c>[B, C, H, W]</c> to logits
-    /// <c>[B, K]</c>: a libtorch model, or an ONNX Runtime session (<see cref="Inference.IInferenceEngine"/>).
+    /// <c>[B, K]</c>: a libtorch model, or an ONNX Runtime session (<see cref="Models.IInferenceEngine"/>).
     /// </summary>
     public static EvaluationResult Run(Func<Tensor, Tensor> logitsOf, PrefetchingLoader loader, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
@@ -121,7 +121,7 @@ public static class Evaluator
     }
 
     /// <summary>Evaluates an inference engine (ONNX Runtime or libtorch) on square images of its input size.</summary>
-    public static EvaluationResult Run(Inference.IInferenceEngine engine, PrefetchingLoader loader, IProgress<int>? progress = null, CancellationToken cancellation = default)
+    public static EvaluationResult Run(Models.IInferenceEngine engine, PrefetchingLoader loader, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(engine);
         return Run(images =>

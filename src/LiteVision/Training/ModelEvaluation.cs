@@ -1,7 +1,7 @@
 using System.Text.Json;
 using LiteVision.Data;
 using LiteVision.Inference;
-using LiteVision.Registry;
+using LiteVision.Models;
 using LiteVision.Weights;
 
 namespace LiteVision.Training;

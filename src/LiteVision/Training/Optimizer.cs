@@ -53,7 +53,7 @@ public sealed class Optimizer : IDisposable
         double correction1 = 1 - Math.Pow(momentum, Steps);
         double correction2 = 1 - Math.Pow(_recipe.Beta2, Steps);
         // Scalars are created once per step and disposed after it: TorchSharp's implicit conversions make temporaries
-        // that the GC may free while libtorch still reads them (see LiteVision.Layers.Residual).
+        // that the GC may free while libtorch still reads them (see LiteVision.Tensors.Residual).
         using Scalar one = 1.0.ToScalar(), momentumS = momentum.ToScalar(), decayS = decay.ToScalar(), minusLr = (-lr).ToScalar(),
             decayFactor = (1 - lr * decay).ToScalar(), oneMinusMomentum = (1 - momentum).ToScalar(), beta2 = _recipe.Beta2.ToScalar(),
             oneMinusBeta2 = (1 - _recipe.Beta2).ToScalar(), correction2S = correction2.ToScalar(), epsilon = 1e-8.ToScalar(),

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using LiteVision.Data;
-using LiteVision.Registry;
+using LiteVision.Models;
 using LiteVision.Weights;
 using static TorchSharp.torch;
 
@@ -228,7 +228,7 @@ public sealed class Trainer : IDisposable
     public static Tensor SoftCrossEntropy(Tensor logits, Tensor targets, double smoothing)
     {
         long k = logits.shape[1];
-        Tensor soft = smoothing > 0 ? Layers.HeldScalars.Affine(targets, 1 - smoothing, smoothing / k) : targets;
+        Tensor soft = smoothing > 0 ? Tensors.HeldScalars.Affine(targets, 1 - smoothing, smoothing / k) : targets;
         return -(soft * nn.functional.log_softmax(logits, 1)).sum(1).mean();
     }
 

@@ -1,7 +1,6 @@
 using LiteVision.Data;
 using LiteVision.Data.Augment;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Weights;
 using LiteVision.Weights.Hub;
 using static TorchSharp.torch;

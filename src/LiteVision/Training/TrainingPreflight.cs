@@ -2,7 +2,6 @@ using System.Globalization;
 using System.Reflection;
 using System.Text.Json;
 using LiteVision.Models;
-using LiteVision.Registry;
 
 namespace LiteVision.Training;
 

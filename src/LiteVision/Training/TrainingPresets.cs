@@ -1,7 +1,7 @@
 using LiteVision.Data;
 using LiteVision.Data.Augment;
 using LiteVision.Imaging;
-using LiteVision.Registry;
+using LiteVision.Models;
 
 namespace LiteVision.Training;
 

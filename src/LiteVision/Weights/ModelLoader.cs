@@ -1,6 +1,5 @@
-using LiteVision.Inference;
+using LiteVision.IO;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Weights.Hub;
 using static TorchSharp.torch;
 

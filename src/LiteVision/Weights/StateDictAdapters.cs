@@ -32,8 +32,8 @@ public sealed class StripPrefixAdapter(string prefix) : IStateDictAdapter
 }
 
 /// <summary>
-/// The key adapters, by name: a weights card (<see cref="Registry.ModelCard.KeyAdapters"/>) or catalog entry
-/// (<see cref="Registry.PretrainedWeights.KeyAdapters"/>) names the adapters its file needs, and the loader applies
+/// The key adapters, by name: a weights card (<see cref="Models.ModelCard.KeyAdapters"/>) or catalog entry
+/// (<see cref="Models.PretrainedWeights.KeyAdapters"/>) names the adapters its file needs, and the loader applies
 /// <see cref="Common"/> followed by those. A new adapter is registered in <see cref="Registered"/> (or, from outside the
 /// library, with <see cref="Register"/>); e.g. the timm-key adapter for MobileNetV1 registers as <c>timm-mobilenetv1</c>.
 /// </summary>

@@ -1,6 +1,5 @@
 using LiteVision.Analysis;
 using LiteVision.Models;
-using LiteVision.Registry;
 using SkiaSharp;
 using TorchSharp;
 using TorchSharp.Modules;

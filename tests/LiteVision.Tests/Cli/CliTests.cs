@@ -14,7 +14,7 @@ public sealed class CliTests
         Assert.Equal(0, code);
         using JsonDocument json = JsonDocument.Parse(output);
         var entries = json.RootElement.EnumerateArray().ToList();
-        Assert.Equal(LiteVision.Registry.ModelZoo.Names.Count, entries.Count);
+        Assert.Equal(LiteVision.Models.ModelZoo.Names.Count, entries.Count);
         JsonElement v3 = entries.Single(e => e.GetProperty("name").GetString() == "mobilenet_v3_large");
         Assert.Equal("mobilenet_v3", v3.GetProperty("family").GetString());
         Assert.Equal(5_483_032, v3.GetProperty("params").GetInt64());
@@ -36,7 +36,7 @@ public sealed class CliTests
         var (code, output, _) = Run("summary", "mobilenet_v3_small", "--num-classes", "10", "--reduced-tail", "--format", "json");
         Assert.Equal(0, code);
         using JsonDocument json = JsonDocument.Parse(output);
-        Assert.Equal(LiteVision.Registry.ModelZoo.Get("mobilenet_v3_small").CountParameters(new() { NumClasses = 10, ReducedTail = true }),
+        Assert.Equal(LiteVision.Models.ModelZoo.Get("mobilenet_v3_small").CountParameters(new() { NumClasses = 10, ReducedTail = true }),
             json.RootElement.GetProperty("params").GetInt64());
         Assert.True(json.RootElement.GetProperty("macs").GetInt64() > 0);
         JsonElement last = json.RootElement.GetProperty("layers").EnumerateArray().Last();
@@ -60,7 +60,7 @@ public sealed class CliTests
         var (code, output, _) = Run("summary", "--family", "mobilenet", "--format", "json");
         Assert.Equal(0, code);
         using JsonDocument json = JsonDocument.Parse(output);
-        Assert.Equal(LiteVision.Registry.ModelZoo.List().Count(m => m.Family.StartsWith("mobilenet", StringComparison.Ordinal)),
+        Assert.Equal(LiteVision.Models.ModelZoo.List().Count(m => m.Family.StartsWith("mobilenet", StringComparison.Ordinal)),
             json.RootElement.GetArrayLength());
     }
 
@@ -110,7 +110,7 @@ public sealed class CliTests
         Assert.True(code == 0, error);
         using JsonDocument json = JsonDocument.Parse(output);
         Assert.Equal(32, json.RootElement.GetProperty("inputSize").GetInt32());
-        Assert.Equal(LiteVision.Registry.ModelZoo.Get("efficientnet_b0").CountParameters(new() { NumClasses = 10, WidthMultiplier = 0.5 }),
+        Assert.Equal(LiteVision.Models.ModelZoo.Get("efficientnet_b0").CountParameters(new() { NumClasses = 10, WidthMultiplier = 0.5 }),
             json.RootElement.GetProperty("params").GetInt64());
         JsonElement stem = json.RootElement.GetProperty("layers").EnumerateArray().First(l => l.GetProperty("name").GetString() == "features.0");
         Assert.Equal([1, 16, 32, 32], stem.GetProperty("outputShape").EnumerateArray().Select(e => e.GetInt64()).ToArray());

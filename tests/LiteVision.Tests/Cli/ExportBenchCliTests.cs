@@ -1,6 +1,7 @@
 using System.Text.Json;
 using LiteVision.Cli;
 using LiteVision.Inference;
+using LiteVision.Onnx;
 using LiteVision.Tests.Export;
 using LiteVision.Tests.Support;
 
@@ -101,8 +102,8 @@ public sealed class ExportBenchCliTests
         Assert.Contains("7-bit", output);
         OnnxChecker.Check(path);
         using var engine = new OnnxEngine(path);
-        Assert.Equal("int8-qdq", engine.Metadata[LiteVision.Export.Onnx.OnnxMetadataKeys.Quantization]);
-        Assert.Equal("7", engine.Metadata[LiteVision.Export.Onnx.OnnxMetadataKeys.WeightBits]);
+        Assert.Equal("int8-qdq", engine.Metadata[LiteVision.Onnx.OnnxMetadataKeys.Quantization]);
+        Assert.Equal("7", engine.Metadata[LiteVision.Onnx.OnnxMetadataKeys.WeightBits]);
         Assert.Equal(10, engine.Run(OnnxTestModels.Images(1, 32), 1, 32).Length);
 
         // Wrong size of calibration images, and --int8 without calibration: usage errors.
@@ -120,7 +121,7 @@ public sealed class ExportBenchCliTests
         IReadOnlyList<string> files = LiteVision.Imaging.ImageDecoder.FindImages(folder);
         Assert.True(files.Count >= 3);
         string weights = directory.File("weights.safetensors");
-        using (var model = LiteVision.Registry.ModelZoo.Create("mobilenet_v2", new LiteVision.Registry.ModelOptions { NumClasses = 10 }))
+        using (var model = LiteVision.Models.ModelZoo.Create("mobilenet_v2", new LiteVision.Models.ModelOptions { NumClasses = 10 }))
             LiteVision.Weights.Safetensors.Write(weights, model.state_dict());
 
         string fromFolder = directory.File("folder.onnx");

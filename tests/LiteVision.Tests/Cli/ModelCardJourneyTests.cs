@@ -1,5 +1,5 @@
 using System.Text.Json;
-using LiteVision.Registry;
+using LiteVision.Models;
 using LiteVision.Tests.Support;
 using LiteVision.Weights;
 using SkiaSharp;

@@ -1,6 +1,6 @@
 using System.Text.Json;
-using LiteVision.Inference;
-using LiteVision.Registry;
+using LiteVision.Models;
+using LiteVision.Onnx;
 using LiteVision.Tests.Support;
 using LiteVision.Weights;
 using SkiaSharp;

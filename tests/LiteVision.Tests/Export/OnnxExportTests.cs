@@ -1,7 +1,7 @@
-using LiteVision.Export.Onnx;
+using LiteVision.Imaging;
+using LiteVision.Onnx;
 using LiteVision.Inference;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Tests.Support;
 using TorchSharp.Modules;
 using static TorchSharp.torch;

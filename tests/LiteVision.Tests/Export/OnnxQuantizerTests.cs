@@ -1,5 +1,5 @@
-using LiteVision.Export.Onnx;
-using LiteVision.Inference;
+using LiteVision.Imaging;
+using LiteVision.Onnx;
 using LiteVision.Models;
 using LiteVision.Tests.Support;
 using Microsoft.ML.OnnxRuntime;

@@ -1,5 +1,4 @@
 using LiteVision.Models;
-using LiteVision.Registry;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 

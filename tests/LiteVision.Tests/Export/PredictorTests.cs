@@ -1,4 +1,5 @@
-using LiteVision.Export.Onnx;
+using LiteVision.Imaging;
+using LiteVision.Onnx;
 using LiteVision.Inference;
 using LiteVision.Models;
 using LiteVision.Tests.Support;

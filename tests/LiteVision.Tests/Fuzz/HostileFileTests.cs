@@ -3,9 +3,8 @@ using System.Diagnostics;
 using System.IO.Compression;
 using System.Text;
 using LiteVision.Cli;
-using LiteVision.Export.Onnx;
+using LiteVision.Onnx;
 using LiteVision.Imaging;
-using LiteVision.Inference;
 using LiteVision.Tests.Export;
 using LiteVision.Tests.Support;
 using LiteVision.Weights;
@@ -210,7 +209,7 @@ public sealed class HostileFileTests(ITestOutputHelper log) : TempFolderTest
 
     private string TinyOnnx(string name, Action<OnnxModel>? edit = null)
     {
-        using var classifier = OnnxTestModels.Random("mobilenet_v1_025", new LiteVision.Registry.ModelOptions { NumClasses = 3 }, seed: 5);
+        using var classifier = OnnxTestModels.Random("mobilenet_v1_025", new LiteVision.Models.ModelOptions { NumClasses = 3 }, seed: 5);
         OnnxModel model = OnnxExporter.Export(classifier, new OnnxExportOptions { Input = InputSpec.ImageNet(32) });
         edit?.Invoke(model);
         string path = Folder.File(name);

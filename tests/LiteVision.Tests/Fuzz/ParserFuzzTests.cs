@@ -1,8 +1,8 @@
 using System.Text;
 using LiteVision.Data;
-using LiteVision.Export.Onnx;
+using LiteVision.IO;
+using LiteVision.Onnx;
 using LiteVision.Imaging;
-using LiteVision.Inference;
 using LiteVision.Tests.Export;
 using LiteVision.Tests.Support;
 using LiteVision.Weights;
@@ -171,7 +171,7 @@ public sealed class ParserFuzzTests(ITestOutputHelper log) : TempFolderTest
     public void OnnxFiles()
     {
         OnnxModel model;
-        using (var classifier = OnnxTestModels.Random("mobilenet_v1_025", new LiteVision.Registry.ModelOptions { NumClasses = 3 }, seed: 5))
+        using (var classifier = OnnxTestModels.Random("mobilenet_v1_025", new LiteVision.Models.ModelOptions { NumClasses = 3 }, seed: 5))
             model = OnnxExporter.Export(classifier, new OnnxExportOptions { Input = InputSpec.ImageNet(32), Labels = ["a", "b", "c"] });
         byte[] valid = model.ToByteArray();
         Mutation metadata = (random, _) =>

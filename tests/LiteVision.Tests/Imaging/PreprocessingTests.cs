@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 using LiteVision.Imaging;
-using LiteVision.Registry;
+using LiteVision.Models;
 using LiteVision.Tests.Support;
 using LiteVision.Weights;
 using Xunit.Abstractions;

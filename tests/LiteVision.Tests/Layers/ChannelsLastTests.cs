@@ -2,7 +2,6 @@ using LiteVision.Data;
 using LiteVision.Data.Augment;
 using LiteVision.Layers;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Tests.Support;
 using LiteVision.Training;
 using static TorchSharp.torch;

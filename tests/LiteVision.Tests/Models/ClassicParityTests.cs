@@ -1,5 +1,4 @@
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Tests.Support;
 using LiteVision.Weights;
 using static TorchSharp.torch;

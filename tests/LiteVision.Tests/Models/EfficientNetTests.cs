@@ -1,6 +1,5 @@
 using LiteVision.Layers;
 using LiteVision.Models;
-using LiteVision.Registry;
 using static TorchSharp.torch;
 
 namespace LiteVision.Tests.Models;

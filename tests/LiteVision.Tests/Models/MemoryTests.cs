@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using LiteVision.Models;
-using LiteVision.Registry;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,6 +1,4 @@
-using LiteVision.Analysis;
 using LiteVision.Models;
-using LiteVision.Registry;
 using static TorchSharp.torch;
 
 namespace LiteVision.Tests.Models;

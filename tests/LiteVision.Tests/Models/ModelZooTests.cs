@@ -1,5 +1,4 @@
 using LiteVision.Models;
-using LiteVision.Registry;
 using static TorchSharp.torch;
 
 namespace LiteVision.Tests.Models;

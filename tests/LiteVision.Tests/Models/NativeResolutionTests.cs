@@ -1,7 +1,5 @@
 using System.Diagnostics;
-using LiteVision.Analysis;
 using LiteVision.Models;
-using LiteVision.Registry;
 
 namespace LiteVision.Tests.Models;
 

@@ -1,6 +1,4 @@
-using LiteVision.Analysis;
 using LiteVision.Models;
-using LiteVision.Registry;
 using TorchSharp.Modules;
 
 namespace LiteVision.Tests.Models;

@@ -1,6 +1,6 @@
 using System.Text.Json;
 using LiteVision.Cli;
-using LiteVision.Export;
+using LiteVision.Onnx;
 using LiteVision.Inference;
 using LiteVision.Serving;
 using LiteVision.Tests.Support;

@@ -1,9 +1,8 @@
 using LiteVision.Data;
-using LiteVision.Export.Onnx;
+using LiteVision.Onnx;
 using LiteVision.Imaging;
 using LiteVision.Inference;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Tests.Support;
 using LiteVision.Training;
 using LiteVision.Weights;
@@ -106,8 +105,8 @@ public sealed class ModelEvaluationTests
     [Fact]
     public void Compare_TakesPublishedAccuracyFromTheCatalog_ElseThePaper()
     {
-        IReadOnlyList<LiteVision.Analysis.ComparisonEntry> rows = LiteVision.Analysis.ModelComparison.Compare(
-            [ModelZoo.Get("mobilenet_v3_large"), ModelZoo.Get("mobilenet_v1_050")], new LiteVision.Analysis.ComparisonOptions { InputSize = 32 });
+        IReadOnlyList<LiteVision.Inference.ComparisonEntry> rows = LiteVision.Inference.ModelComparison.Compare(
+            [ModelZoo.Get("mobilenet_v3_large"), ModelZoo.Get("mobilenet_v1_050")], new LiteVision.Inference.ComparisonOptions { InputSize = 32 });
         Assert.Equal((74.042, "catalog IMAGENET1K_V1 weights"), (rows[0].Top1, rows[0].Top1Source));
         Assert.Equal(63.7, rows[1].Top1);
         Assert.StartsWith("Howard et al. 2017", rows[1].Top1Source);

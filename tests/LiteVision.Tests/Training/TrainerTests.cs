@@ -1,7 +1,6 @@
 using LiteVision.Data;
 using LiteVision.Data.Augment;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Training;
 using TorchSharp;
 using static TorchSharp.torch;

@@ -1,8 +1,8 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using LiteVision.Export.Onnx;
+using LiteVision.Onnx;
 using LiteVision.Inference;
-using LiteVision.Registry;
+using LiteVision.Models;
 using LiteVision.Tests.Support;
 using LiteVision.Weights;
 using LiteVision.Weights.Hub;

@@ -1,4 +1,4 @@
-using LiteVision.Registry;
+using LiteVision.Models;
 using LiteVision.Weights;
 using System.Text.RegularExpressions;
 using static TorchSharp.torch;

@@ -1,7 +1,6 @@
 using System.Buffers.Binary;
 using System.Text;
 using LiteVision.Models;
-using LiteVision.Registry;
 using LiteVision.Tests.Support;
 using LiteVision.Weights;
 using static TorchSharp.torch;

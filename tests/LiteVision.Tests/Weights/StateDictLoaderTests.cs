@@ -1,4 +1,4 @@
-using LiteVision.Registry;
+using LiteVision.Models;
 using LiteVision.Weights;
 using static TorchSharp.torch;
 

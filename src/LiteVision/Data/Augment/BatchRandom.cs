@@ -26,7 +26,7 @@ public sealed class BatchRandom : IDisposable
     public Tensor Uniform(long n) => rand(new[] { n }, generator: Torch);
 
     /// <summary>Uniform draws in [low, high).</summary>
-    public Tensor Uniform(long n, double low, double high) => Layers.HeldScalars.Affine(Uniform(n), high - low, low);
+    public Tensor Uniform(long n, double low, double high) => Tensors.HeldScalars.Affine(Uniform(n), high - low, low);
 
     /// <summary>A Beta(α, α) sample (Marsaglia–Tsang gamma draws).</summary>
     public double Beta(double alpha)

@@ -1,4 +1,4 @@
-using LiteVision.Layers;
+using LiteVision.Tensors;
 using static TorchSharp.torch;
 using F = TorchSharp.torch.nn.functional;
 
@@ -9,7 +9,7 @@ namespace LiteVision.Data.Augment;
 /// <summary>Mirrors each image left–right with probability <paramref name="p"/>.</summary>
 public sealed class RandomHorizontalFlip(double p = 0.5) : IBatchTransform
 {
-    private readonly TorchSharp.Scalar _p = p;   // held: an implicit temporary could be freed mid-call (see Layers.Residual)
+    private readonly TorchSharp.Scalar _p = p;   // held: an implicit temporary could be freed mid-call (see Tensors.Residual)
 
     /// <inheritdoc />
     public Tensor Apply(Tensor images, BatchRandom random)
@@ -34,7 +34,7 @@ public sealed class PadRandomCrop(int padding = 4) : IBatchTransform
         Tensor padded = F.pad(images, [padding, padding, padding, padding]);
         Tensor top = randint(0, 2 * padding + 1, [b, 1], dtype: int64, generator: random.Torch);
         Tensor left = randint(0, 2 * padding + 1, [b, 1], dtype: int64, generator: random.Torch);
-        // A held integer alpha: this runs for every batch on the loader threads (see Layers.Residual).
+        // A held integer alpha: this runs for every batch on the loader threads (see Tensors.Residual).
         Tensor rows = top.add(arange(h).unsqueeze(0), IntegerOne).view(b, 1, h, 1).expand(b, c, h, w + 2 * padding);
         Tensor cols = left.add(arange(w).unsqueeze(0), IntegerOne).view(b, 1, 1, w).expand(b, c, h, w);
         return padded.gather(2, rows).gather(3, cols);
@@ -138,7 +138,7 @@ public sealed class Normalize(double[] mean, double[] std) : IBatchTransform
             throw new ArgumentException($"Normalize has {mean.Length} channels of statistics, the images have {c}.");
         using Tensor m = tensor(mean.Select(v => (float)v).ToArray()).view(1, c, 1, 1);
         using Tensor s = tensor(std.Select(v => (float)v).ToArray()).view(1, c, 1, 1);
-        return Layers.Residual.Subtract(images, m).div_(s);
+        return Tensors.Residual.Subtract(images, m).div_(s);
     }
 }
 

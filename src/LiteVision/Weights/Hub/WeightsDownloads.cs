@@ -1,5 +1,5 @@
 using System.Text.RegularExpressions;
-using LiteVision.Registry;
+using LiteVision.Models;
 
 namespace LiteVision.Weights.Hub;
 

@@ -1,6 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
-using LiteVision.Registry;
+using LiteVision.Models;
 using LiteVision.Tests.Support;
 using LiteVision.Weights.Hub;
 

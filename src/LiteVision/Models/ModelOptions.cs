@@ -1,4 +1,4 @@
-namespace LiteVision.Registry;
+namespace LiteVision.Models;
 
 /// <summary>Options that shape a model when it is created. Unset (null) values take the variant's defaults.</summary>
 public sealed record ModelOptions

@@ -1,37 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
 using LiteVision.Imaging;
-using LiteVision.Export.Onnx;
 using LiteVision.Models;
 using Microsoft.ML.OnnxRuntime;
-using static TorchSharp.torch;
 
-namespace LiteVision.Inference;
-
-/// <summary>The engines a model can run on.</summary>
-public enum InferenceBackend
-{
-    /// <summary>libtorch through TorchSharp (the model's own forward).</summary>
-    Torch,
-    /// <summary>ONNX Runtime on an exported graph.</summary>
-    Onnx,
-}
-
-/// <summary>Runs a classifier on batches of normalised images: <c>[N, C, S, S]</c> in, <c>[N, classes]</c> logits out.</summary>
-public interface IInferenceEngine : IDisposable
-{
-    /// <summary>Which engine this is.</summary>
-    InferenceBackend Backend { get; }
-
-    /// <summary>Number of output classes.</summary>
-    long NumClasses { get; }
-
-    /// <summary>
-    /// Runs <paramref name="batch"/> images held in <paramref name="images"/> (<c>batch·C·size·size</c> floats, NCHW,
-    /// already normalised) and returns the logits row by row (<c>batch·NumClasses</c> floats).
-    /// </summary>
-    float[] Run(float[] images, int batch, int size);
-}
+namespace LiteVision.Onnx;
 
 /// <summary>ONNX Runtime session settings.</summary>
 public sealed record OnnxSessionSettings
@@ -225,8 +198,8 @@ internal sealed class OnnxMetadataReader(IReadOnlyDictionary<string, string> met
     {
         int size = (int?)Long(OnnxMetadataKeys.InputSize, MinSize, MaxSize)
             ?? (inputShape.Length == 4 && inputShape[3] is >= MinSize and <= MaxSize ? inputShape[3] : 224);
-        return new InputSpec(size, Vector(OnnxMetadataKeys.Mean, allowZero: true) ?? Inference.InputSpec.ImageNetMean,
-            Vector(OnnxMetadataKeys.Std, allowZero: false) ?? Inference.InputSpec.ImageNetStd);
+        return new InputSpec(size, Vector(OnnxMetadataKeys.Mean, allowZero: true) ?? InputSpec.ImageNetMean,
+            Vector(OnnxMetadataKeys.Std, allowZero: false) ?? InputSpec.ImageNetStd);
     }
 
     public PreprocessSettings Preprocessing(InputSpec input)
@@ -275,94 +248,4 @@ internal sealed class OnnxMetadataReader(IReadOnlyDictionary<string, string> met
 
     private InvalidDataException Bad(string key, string value, string expected) =>
         new($"{source}: metadata '{key}' is '{(value.Length <= 60 ? value : value[..60] + "…")}'; expected {expected}.");
-}
-
-/// <summary>A LiteVision model on libtorch (evaluation mode, no gradients).</summary>
-public sealed class TorchEngine : IInferenceEngine
-{
-    private readonly ImageClassifier _model;
-    private readonly bool _ownsModel;
-    private bool _foldPending;
-    private Layers.BatchNormFolding? _folding;
-
-    /// <summary>Wraps <paramref name="model"/> (switched to evaluation mode); disposes it on dispose when <paramref name="ownsModel"/>.</summary>
-    /// <param name="model">The model.</param>
-    /// <param name="ownsModel">Whether disposing the engine disposes the model.</param>
-    /// <param name="channelsLast">
-    /// Run convolutions on channels-last (NHWC) tensors: the model's convolution weights are converted in place
-    /// (<see cref="Layers.ChannelsLast.ConvertWeights"/>: same values, new parameter objects) and each input batch is laid out
-    /// NHWC. oneDNN then skips its per-layer reorders, which at batch 8 makes MobileNets faster on this CPU
-    /// (docs/benchmarks.md); outputs equal the NCHW ones within float rounding.
-    /// </param>
-    /// <param name="foldBatchNorm">
-    /// Fold each BatchNorm into the convolution before it (<see cref="Layers.BatchNormFolding"/>) at the first
-    /// <see cref="Run"/>, which then runs the model three times (a traced reference, the check of the folded model, the batch itself). Outputs equal the unfolded ones
-    /// within float rounding. A model the engine does not own is put back as it was on dispose; an owned one stays folded
-    /// and cannot be trained.
-    /// </param>
-    public TorchEngine(ImageClassifier model, bool ownsModel = true, bool channelsLast = true, bool foldBatchNorm = true)
-    {
-        ArgumentNullException.ThrowIfNull(model);
-        _model = model;
-        _ownsModel = ownsModel;
-        ChannelsLast = channelsLast;
-        _foldPending = foldBatchNorm;
-        _model.eval();
-        if (channelsLast) Layers.ChannelsLast.ConvertWeights(_model);
-    }
-
-    /// <inheritdoc />
-    public InferenceBackend Backend => InferenceBackend.Torch;
-
-    /// <inheritdoc />
-    public long NumClasses => _model.NumClasses;
-
-    /// <summary>Whether inputs and convolution weights are laid out channels-last.</summary>
-    public bool ChannelsLast { get; }
-
-    /// <summary>Number of BatchNorms folded into convolutions (known after the first <see cref="Run"/>; 0 when folding is off
-    /// or was refused).</summary>
-    public int FoldedBatchNorms => _folding?.Count ?? 0;
-
-    /// <inheritdoc />
-    public float[] Run(float[] images, int batch, int size)
-    {
-        using var scope = NewDisposeScope();
-        using var noGrad = no_grad();
-        long channels = images.Length / ((long)batch * size * size);
-        Tensor input = tensor(images, [batch, channels, size, size]);
-        if (ChannelsLast) input = Layers.ChannelsLast.Apply(input);
-        if (_foldPending) FoldBatchNorm(input);
-        return _model.call(input).data<float>().ToArray();
-    }
-
-    private void FoldBatchNorm(Tensor sample)
-    {
-        _foldPending = false;
-        try
-        {
-            _folding = Layers.BatchNormFolding.Fold(_model, sample);
-        }
-        catch (InvalidOperationException)
-        {
-            return;   // an output that folding would change: run unfolded (Fold has undone itself)
-        }
-        if (_ownsModel) _folding.Dispose();   // nothing to put back: drop the copies of the originals now
-    }
-
-    /// <inheritdoc />
-    public void Dispose()
-    {
-        if (_ownsModel)
-        {
-            _model.Dispose();
-            return;
-        }
-        if (_folding is not null)
-        {
-            _folding.Undo();
-            _folding.Dispose();
-            _folding = null;
-        }
-    }
 }

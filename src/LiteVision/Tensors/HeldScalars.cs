@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LiteVision.Layers;
+namespace LiteVision.Tensors;
 
 /// <summary>
 /// Tensor arithmetic with scalars that stay referenced for the whole native call. TorchSharp 0.107 turns a C# number

@@ -1,7 +1,7 @@
 using System.Runtime.InteropServices;
 using Google.Protobuf;
 
-namespace LiteVision.Export.Onnx;
+namespace LiteVision.Onnx;
 
 // The subset of onnx.proto (ONNX IR 8) that a feed-forward classifier needs, serialised by hand with
 // Google.Protobuf's CodedOutputStream (no protoc here). Field numbers are those of onnx/onnx.proto.

@@ -5,7 +5,7 @@ using LiteVision.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace LiteVision.Export.Onnx;
+namespace LiteVision.Onnx;
 
 /// <summary>
 /// Writes the ONNX nodes of one module type: receives the module, its state_dict path and the name of its input

@@ -2,7 +2,7 @@ using LiteVision.Layers;
 using LiteVision.Models;
 using static TorchSharp.torch;
 
-namespace LiteVision.Export.Onnx;
+namespace LiteVision.Onnx;
 
 // Emitters of the classic families (ResNet V1/V2, SE-ResNet, DenseNet, GoogLeNet, Inception-ResNet-v2) and of MobileNetV4: each names its
 // module's children in the order of its forward; EmitChildren folds every conv → BN pair of that order.

@@ -1,6 +1,6 @@
 using System.Globalization;
 
-namespace LiteVision.Inference;
+namespace LiteVision.Imaging;
 
 /// <summary>
 /// What a classifier expects as input: a square <see cref="Size"/>×<see cref="Size"/> RGB image scaled to [0, 1],

@@ -1,7 +1,7 @@
 using System.Globalization;
 using static TorchSharp.torch;
 
-namespace LiteVision.Export.Onnx;
+namespace LiteVision.Onnx;
 
 /// <summary>
 /// Appends nodes and initializers to an <see cref="OnnxGraph"/> with unique names. Values are named after the

@@ -1,9 +1,10 @@
-using LiteVision.Registry;
+using LiteVision.Analysis;
+using LiteVision.Models;
 using LiteVision.Weights;
 using LiteVision.Weights.Hub;
 using static TorchSharp.torch;
 
-namespace LiteVision.Analysis;
+namespace LiteVision.Inference;
 
 /// <summary>One model's row of a comparison.</summary>
 /// <param name="Model">The registered name.</param>
@@ -67,7 +68,7 @@ public static class ModelComparison
         return entries;
     }
 
-    private static double MeasureLatency(Models.ImageClassifier model, int size, int runs)
+    private static double MeasureLatency(ImageClassifier model, int size, int runs)
     {
         model.eval();
         using var input = randn(1, 3, size, size);

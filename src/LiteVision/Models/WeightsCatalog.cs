@@ -1,6 +1,6 @@
 using LiteVision.Imaging;
 
-namespace LiteVision.Registry;
+namespace LiteVision.Models;
 
 /// <summary>
 /// The published weights LiteVision knows, one <see cref="PretrainedWeights"/> row per entry: every torchvision weights
@@ -98,7 +98,7 @@ public static class WeightsCatalog
     /// <exception cref="KeyNotFoundException">No such list.</exception>
     public static IReadOnlyList<string> ClassNames(string categories) => CategoryLists.GetOrAdd(categories, name =>
     {
-        using Stream? stream = typeof(WeightsCatalog).Assembly.GetManifestResourceStream($"LiteVision.Registry.Data.{name}.txt")
+        using Stream? stream = typeof(WeightsCatalog).Assembly.GetManifestResourceStream($"LiteVision.Models.Data.{name}.txt")
             ?? throw new KeyNotFoundException($"No class-name list '{name}' in the catalog.");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);

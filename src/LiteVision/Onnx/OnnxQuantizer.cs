@@ -1,8 +1,7 @@
 using System.Globalization;
-using LiteVision.Inference;
 using Microsoft.ML.OnnxRuntime;
 
-namespace LiteVision.Export.Onnx;
+namespace LiteVision.Onnx;
 
 /// <summary>
 /// Static post-training INT8 quantization in the QDQ format that ONNX Runtime fuses into integer kernels

@@ -1,7 +1,7 @@
 using TorchSharp;
 using static TorchSharp.torch;
 
-namespace LiteVision.Layers;
+namespace LiteVision.Tensors;
 
 /// <summary>
 /// Residual additions for blocks. TorchSharp 0.107's <c>a.add_(b)</c> and <c>a + b</c> pass <c>alpha = 1</c> as a
@@ -17,7 +17,7 @@ public static class Residual
     /// <summary>
     /// <paramref name="branch"/> += <paramref name="shortcut"/>, in place on a tensor the caller created. Returns the sum as a
     /// new tensor object over the same memory (an alias, no copy): a tensor object then always stands for one value, which
-    /// <see cref="BatchNormFolding"/>'s trace relies on (else a norm after the sum would pass for one after the branch's convolution).
+    /// <see cref="Layers.BatchNormFolding"/>'s trace relies on (else a norm after the sum would pass for one after the branch's convolution).
     /// </summary>
     public static Tensor AddInPlace(Tensor branch, Tensor shortcut) => branch.add_(shortcut, One).alias();
 

@@ -2,7 +2,7 @@ using LiteVision.Data;
 using LiteVision.Imaging;
 using static TorchSharp.torch;
 
-namespace LiteVision.Export.Onnx;
+namespace LiteVision.Onnx;
 
 /// <summary>
 /// Calibration images for <see cref="OnnxQuantizer.Quantize"/>, in batches of model input: a data set the model was

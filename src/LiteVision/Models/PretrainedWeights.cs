@@ -1,6 +1,6 @@
 using LiteVision.Imaging;
 
-namespace LiteVision.Registry;
+namespace LiteVision.Models;
 
 /// <summary>
 /// One published set of weights for a registered model (torchvision's <c>Weights</c> enum member, timm's pretrained tag):

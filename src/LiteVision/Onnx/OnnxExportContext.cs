@@ -2,7 +2,7 @@ using LiteVision.Layers;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace LiteVision.Export.Onnx;
+namespace LiteVision.Onnx;
 
 /// <summary>An unsupported module or setting; names the module's path and type. No file is written.</summary>
 public sealed class OnnxExportException(string message) : Exception(message);

@@ -1,9 +1,8 @@
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
-using LiteVision.Export.Onnx;
 
-namespace LiteVision.Export;
+namespace LiteVision.Onnx;
 
 /// <summary>One model version found in a model repository.</summary>
 /// <param name="Name">The model's folder name (its name on the server).</param>

@@ -1,6 +1,5 @@
-using LiteVision.Models;
 
-namespace LiteVision.Registry;
+namespace LiteVision.Models;
 
 /// <summary>
 /// The catalogue of built-in models (names follow torchvision where it has the model). Registration is explicit,

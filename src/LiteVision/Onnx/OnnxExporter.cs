@@ -1,10 +1,10 @@
 using System.Globalization;
 using System.Text.Json;
-using LiteVision.Inference;
+using LiteVision.Imaging;
 using LiteVision.Models;
 using static TorchSharp.torch;
 
-namespace LiteVision.Export.Onnx;
+namespace LiteVision.Onnx;
 
 /// <summary>How to export a model.</summary>
 public sealed record OnnxExportOptions
@@ -41,10 +41,10 @@ public sealed record OnnxExportOptions
 
     /// <summary>
     /// Options that write <paramref name="card"/> into the file: its architecture as the model name, its preprocessing at
-    /// <paramref name="inputSize"/> (default: the card's crop; <see cref="Registry.ModelCard.PreprocessingAt"/>) as the input
+    /// <paramref name="inputSize"/> (default: the card's crop; <see cref="Models.ModelCard.PreprocessingAt"/>) as the input
     /// and metadata, and its class names as labels.
     /// </summary>
-    public static OnnxExportOptions FromCard(Registry.ModelCard card, int? inputSize = null, int opset = MaxOpset)
+    public static OnnxExportOptions FromCard(Models.ModelCard card, int? inputSize = null, int opset = MaxOpset)
     {
         Imaging.PreprocessSettings preprocessing = card.PreprocessingAt(inputSize ?? card.Preprocessing.CropSize);
         return new OnnxExportOptions
@@ -74,9 +74,9 @@ public static class OnnxMetadataKeys
     public const string NumClasses = "litevision.num_classes";
     /// <summary>Class labels as a JSON array of strings.</summary>
     public const string Labels = "litevision.labels";
-    /// <summary>Multiply-accumulates of one image at the input size (<see cref="Analysis.ModelSummary.Macs"/>).</summary>
+    /// <summary>Multiply-accumulates of one image at the input size (<see cref="Models.ModelSummary.Macs"/>).</summary>
     public const string Macs = "litevision.macs";
-    /// <summary>Number of parameters of the exported model (<see cref="Analysis.ModelSummary.Parameters"/>).</summary>
+    /// <summary>Number of parameters of the exported model (<see cref="Models.ModelSummary.Parameters"/>).</summary>
     public const string Parameters = "litevision.params";
     /// <summary>"int8-qdq" for a quantized graph.</summary>
     public const string Quantization = "litevision.quantization";
@@ -141,7 +141,7 @@ public static class OnnxExporter
         onnx.Metadata[OnnxMetadataKeys.Mean] = InputSpec.FormatVector(options.Input.Mean);
         onnx.Metadata[OnnxMetadataKeys.Std] = InputSpec.FormatVector(options.Input.Std);
         onnx.Metadata[OnnxMetadataKeys.NumClasses] = model.NumClasses.ToString(CultureInfo.InvariantCulture);
-        Analysis.ModelSummary summary = Analysis.ModelSummary.Compute(model, options.ModelName, options.Input.Size);
+        Models.ModelSummary summary = Models.ModelSummary.Compute(model, options.ModelName, options.Input.Size);
         onnx.Metadata[OnnxMetadataKeys.Macs] = summary.Macs.ToString(CultureInfo.InvariantCulture);
         onnx.Metadata[OnnxMetadataKeys.Parameters] = summary.Parameters.ToString(CultureInfo.InvariantCulture);
         if (options.Labels is not null) onnx.Metadata[OnnxMetadataKeys.Labels] = JsonSerializer.Serialize(options.Labels);

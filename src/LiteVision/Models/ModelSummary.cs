@@ -1,8 +1,7 @@
-using LiteVision.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
-namespace LiteVision.Analysis;
+namespace LiteVision.Models;
 
 /// <summary>One module of a <see cref="ModelSummary"/>, in the order the forward pass reached it. Costs are per image.</summary>
 /// <param name="Name">Dotted path (the state_dict prefix), e.g. <c>features.4.block.2</c>.</param>

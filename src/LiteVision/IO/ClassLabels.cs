@@ -1,6 +1,6 @@
 using System.Text.Json;
 
-namespace LiteVision.Inference;
+namespace LiteVision.IO;
 
 /// <summary>Reads class names: <c>class_indices.json</c> (<c>{"0": "daisy", …}</c>), ImageNet's <c>{"0": ["n01440764", "tench"], …}</c>, a JSON array, or a text file with one name per line.</summary>
 public static class ClassLabels

@@ -3,7 +3,7 @@ using System.Text.Json;
 using System.Text.Json.Nodes;
 using LiteVision.Imaging;
 
-namespace LiteVision.Registry;
+namespace LiteVision.Models;
 
 /// <summary>
 /// What a set of weights needs to be used as it was trained: the architecture and its options, the classes and their

@@ -1,7 +1,6 @@
-using LiteVision.Models;
 using static TorchSharp.torch;
 
-namespace LiteVision.Registry;
+namespace LiteVision.Models;
 
 /// <summary>Options a model family accepts besides <see cref="ModelOptions.NumClasses"/>.</summary>
 [Flags]
@@ -152,12 +151,12 @@ public sealed class ModelInfo
     {
         try
         {
-            return OnMeta(options, model => Analysis.ModelSummary.Compute(model, Name, inputSize).Macs);
+            return OnMeta(options, model => ModelSummary.Compute(model, Name, inputSize).Macs);
         }
         catch (Exception e) when (e is System.Runtime.InteropServices.ExternalException or NotSupportedException or InvalidOperationException)
         {
             using ImageClassifier model = Create(options);
-            return Analysis.ModelSummary.Compute(model, Name, inputSize).Macs;
+            return ModelSummary.Compute(model, Name, inputSize).Macs;
         }
     }
 
