@@ -5,6 +5,7 @@ using System.Text.Json;
 using LiteVision.Data;
 using LiteVision.Registry;
 using LiteVision.Weights;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LiteVision.Training;
@@ -66,11 +67,13 @@ public sealed class Trainer : IDisposable
     private readonly Optimizer _optimizer;
     private readonly ModelEma? _ema;
     private readonly List<EpochMetrics> _history = [];
+    private readonly Device _device;
     private RunState _state = new();
 
     /// <summary>
-    /// Prepares training of <paramref name="model"/>. <paramref name="createAverage"/> makes a second model of the same
-    /// architecture for the EMA (needed when <see cref="TrainingRecipe.EmaDecay"/> is positive).
+    /// Prepares training of <paramref name="model"/> on the device it is on (<see cref="ComputeDevice"/>: batches are moved
+    /// there). <paramref name="createAverage"/> makes a second model of the same architecture for the EMA (needed when
+    /// <see cref="TrainingRecipe.EmaDecay"/> is positive); it is moved to the same device.
     /// </summary>
     public Trainer(nn.Module<Tensor, Tensor> model, TrainingRecipe recipe, PrefetchingLoader train, PrefetchingLoader? validation = null,
         string? outputDirectory = null, Func<nn.Module<Tensor, Tensor>>? createAverage = null)
@@ -80,6 +83,7 @@ public sealed class Trainer : IDisposable
         ArgumentNullException.ThrowIfNull(train);
         recipe.Validate();
         (_model, _recipe, _train, _validation, OutputDirectory) = (model, recipe, train, validation, outputDirectory);
+        _device = ComputeDevice.Of(model);
         // Before the optimiser: converting replaces the convolution weights with new parameters.
         if (recipe.ChannelsLast) Layers.ChannelsLast.ConvertWeights(model);
         _optimizer = new Optimizer(model, recipe);
@@ -87,6 +91,7 @@ public sealed class Trainer : IDisposable
         {
             if (createAverage is null) throw new ArgumentException("EMA needs a factory for the averaged model.", nameof(createAverage));
             nn.Module<Tensor, Tensor> average = createAverage();
+            if (_device.type != DeviceType.CPU) average.to(_device);
             if (recipe.ChannelsLast) Layers.ChannelsLast.ConvertWeights(average);
             _ema = new ModelEma(model, average, recipe.EmaDecay);
         }
@@ -183,8 +188,9 @@ public sealed class Trainer : IDisposable
     {
         using var scope = NewDisposeScope();
         manual_seed(PrefetchingLoader.Mix(_recipe.Seed, epoch, 1_000_000 + _state.StepInEpoch));   // dropout, drop path
-        Tensor logits = _model.call(_recipe.ChannelsLast ? Layers.ChannelsLast.Apply(batch.Images) : batch.Images);
-        Tensor loss = SoftCrossEntropy(logits, batch.Targets, _recipe.LabelSmoothing);
+        Tensor images = batch.Images.to(_device);
+        Tensor logits = _model.call(_recipe.ChannelsLast ? Layers.ChannelsLast.Apply(images) : images);
+        Tensor loss = SoftCrossEntropy(logits, batch.Targets.to(_device), _recipe.LabelSmoothing);
         float lossValue = loss.item<float>();
         if (!float.IsFinite(lossValue)) throw Diverged($"the loss is {lossValue.ToString(CultureInfo.InvariantCulture)}", epoch, lr);
         _optimizer.ZeroGrad();
@@ -194,7 +200,7 @@ public sealed class Trainer : IDisposable
         _optimizer.ZeroGrad();
         _ema?.Update(_optimizer.Steps);
         _state.LossSum += lossValue * batch.Count;
-        _state.Correct += logits.argmax(1).eq(batch.Labels).sum().item<long>();
+        _state.Correct += logits.argmax(1).eq(batch.Labels.to(_device)).sum().item<long>();
         _state.Seen += batch.Count;
         _state.StepInEpoch++;
         _state.GlobalStep++;

@@ -72,6 +72,12 @@ public sealed class SamplePackageTests
             }
             // The bias set below decides the order whatever the random features: cat, dog, bird.
             Assert.Equal(Labels, expected.Select(p => p.Label));
+
+            // The application chose the CPU runtime: asking for CUDA is one message naming the package to reference.
+            (int code, _, string error) = Run(TimeSpan.FromSeconds(60), app, image, "--weights", weights, "--device", "cuda");
+            Assert.Equal(1, code);
+            Assert.Contains(ComputeDevice.CudaLinuxPackage, error);
+            Assert.DoesNotContain("   at ", error);   // a message, not a stack trace
         }
         finally
         {
@@ -122,8 +128,16 @@ public sealed class SamplePackageTests
         File.WriteAllBytes(path, png.ToArray());
     }
 
-    /// <summary>Runs <c>dotnet</c> with <paramref name="arguments"/>; fails the test with its output on a non-zero exit or timeout.</summary>
+    /// <summary>Runs <c>dotnet</c> with <paramref name="arguments"/>; fails the test with its output on a non-zero exit.</summary>
     private static string Dotnet(TimeSpan timeout, params string[] arguments)
+    {
+        (int code, string output, string error) = Run(timeout, arguments);
+        Assert.True(code == 0, $"dotnet {string.Join(' ', arguments)} exited {code}.\n{output}\n{error}");
+        return output;
+    }
+
+    /// <summary>Runs <c>dotnet</c> with <paramref name="arguments"/>: exit code, output and error; fails the test on a timeout.</summary>
+    private static (int Code, string Output, string Error) Run(TimeSpan timeout, params string[] arguments)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         foreach (string argument in arguments) start.ArgumentList.Add(argument);
@@ -138,7 +152,6 @@ public sealed class SamplePackageTests
             Assert.Fail($"dotnet {string.Join(' ', arguments)} ran past {timeout.TotalSeconds} s.\n{output.Result}\n{error.Result}");
         }
         process.WaitForExit();
-        Assert.True(process.ExitCode == 0, $"dotnet {string.Join(' ', arguments)} exited {process.ExitCode}.\n{output.Result}\n{error.Result}");
-        return output.Result;
+        return (process.ExitCode, output.Result, error.Result);
     }
 }
