@@ -12,7 +12,7 @@ namespace LiteVision.Weights;
 public sealed class UnsafePickleException(string message) : FormatException(message);
 
 /// <summary>A Python <c>dict</c> / <c>collections.OrderedDict</c> read from a pickle; keys keep their insertion order.</summary>
-public sealed class PickleDict
+internal sealed class PickleDict
 {
     /// <summary>The entries in insertion order.</summary>
     public OrderedDictionary<object, object?> Items { get; } = new();
@@ -22,7 +22,7 @@ public sealed class PickleDict
 }
 
 /// <summary>A tensor storage referenced by a checkpoint's pickle (a persistent id); its bytes are filled in later.</summary>
-public sealed class StorageRef(string key, TorchSharp.torch.ScalarType type, int elementBytes, long elements, string location)
+internal sealed class StorageRef(string key, TorchSharp.torch.ScalarType type, int elementBytes, long elements, string location)
 {
     /// <summary>The storage's key: the record name in a zip checkpoint, the serialised key in a legacy one.</summary>
     public string Key { get; } = key;
@@ -47,14 +47,14 @@ public sealed class StorageRef(string key, TorchSharp.torch.ScalarType type, int
 }
 
 /// <summary>A global (class or function) that a pickle referenced and the allow-list accepted.</summary>
-public sealed record PickleGlobal(string Module, string Name)
+internal sealed record PickleGlobal(string Module, string Name)
 {
     /// <inheritdoc />
     public override string ToString() => $"{Module}.{Name}";
 }
 
 /// <summary>A tensor described by a pickle: a strided view of a storage.</summary>
-public sealed record TensorRef(StorageRef Storage, long Offset, long[] Size, long[] Stride);
+internal sealed record TensorRef(StorageRef Storage, long Offset, long[] Size, long[] Stride);
 
 /// <summary>
 /// A pickle reader that understands protocols 0–5 but resolves only the globals that a PyTorch state_dict needs:
@@ -66,7 +66,7 @@ public sealed record TensorRef(StorageRef Storage, long Offset, long[] Size, lon
 /// <c>List&lt;object?&gt;</c> (list), <c>object?[]</c> (tuple), <see cref="PickleDict"/>, <see cref="StorageRef"/>
 /// and <see cref="TensorRef"/>.
 /// </summary>
-public sealed class RestrictedUnpickler
+internal sealed class RestrictedUnpickler
 {
     private const int MaxDepth = 10_000;
 
