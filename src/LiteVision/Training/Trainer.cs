@@ -159,14 +159,13 @@ public sealed class Trainer : IDisposable
             var clock = Stopwatch.StartNew();
             double secondsBefore = _state.EpochSeconds;
             long seenBefore = _state.Seen;
-            double lr = 0;
             _model.train();
             using (var batches = _train.Epoch(epoch, _state.StepInEpoch).GetEnumerator())
             {
                 while (!cancellation.IsCancellationRequested && batches.MoveNext())
                 {
                     using Batch batch = batches.Current;
-                    lr = _recipe.LearningRateAt(_state.GlobalStep, total, steps);
+                    double lr = _recipe.LearningRateAt(_state.GlobalStep, total, steps);
                     TrainStep(batch, epoch, lr);
                     double seconds = secondsBefore + clock.Elapsed.TotalSeconds;
                     StepCompleted?.Invoke(new StepProgress(epoch, _state.StepInEpoch, steps, _state.LossSum / _state.Seen,
@@ -179,7 +178,7 @@ public sealed class Trainer : IDisposable
                 if (OutputDirectory is not null) SaveCheckpoint(Path.Combine(OutputDirectory, CheckpointFile));
                 return TrainingOutcome.Interrupted;
             }
-            FinishEpoch(epoch, _recipe.LearningRateAt(_state.GlobalStep - 1, total, steps), cancellation);
+            FinishEpoch(epoch, _recipe.LearningRateAt(_state.GlobalStep - 1, total, steps));
         }
         return TrainingOutcome.Completed;
     }
@@ -230,7 +229,7 @@ public sealed class Trainer : IDisposable
         return -(soft * nn.functional.log_softmax(logits, 1)).sum(1).mean();
     }
 
-    private void FinishEpoch(int epoch, double lr, CancellationToken cancellation)
+    private void FinishEpoch(int epoch, double lr)
     {
         // The last step's update may have overflowed although its loss was finite: never save such weights.
         if (!WeightsAreFinite()) throw Diverged("the weights are no longer finite after the last step", epoch, lr);

@@ -196,7 +196,7 @@ internal sealed class RestrictedUnpickler
             case (byte)'R': { object? args = Pop(), callable = Pop(); Push(Call(callable, AsTuple(args))); break; } // REDUCE
             case 0x81: { object? args = Pop(), cls = Pop(); Push(Call(cls, AsTuple(args))); break; }             // NEWOBJ
             case 0x92: { Pop(); object? args = Pop(), cls = Pop(); Push(Call(cls, AsTuple(args))); break; }      // NEWOBJ_EX
-            case (byte)'b': { object? state = Pop(); Build(Peek(), state); break; }                                // BUILD
+            case (byte)'b': { Pop(); Build(Peek()); break; }                                                       // BUILD
             case (byte)'Q': Push(_persistentLoad(Pop())); break;                                                   // BINPERSID
             case (byte)'P': Push(_persistentLoad(ReadLine())); break;                                              // PERSID
             case (byte)'i' or (byte)'o':
@@ -269,9 +269,9 @@ internal sealed class RestrictedUnpickler
         }
     }
 
-    private void Build(object? target, object? state)
+    private void Build(object? target)
     {
-        // OrderedDict state carries state_dict._metadata (module versions); tensors may carry an empty __dict__.
+        // The state is dropped: OrderedDict state carries state_dict._metadata (module versions); tensors may carry an empty __dict__.
         if (target is PickleDict or TensorRef) return;
         throw Error($"cannot set state on a {Describe(target)}");
     }
