@@ -30,6 +30,16 @@ public sealed class SamplePackageTests
         || id.StartsWith("Microsoft.ML.OnnxRuntime.Gpu", StringComparison.OrdinalIgnoreCase);
 
     [Fact]
+    public void LibraryProject_ReferencesNoNativeRuntimeOrChartingPackage()
+    {
+        string[] references = XDocument.Load(Repository.PathOf("src", "LiteVision", "LiteVision.csproj")).Descendants("PackageReference")
+            .Select(e => (string)e.Attribute("Include")!).ToArray();
+        Assert.Contains("TorchSharp", references);
+        Assert.DoesNotContain(references, IsNativeRuntime);
+        Assert.DoesNotContain("ScottPlot", references);
+    }
+
+    [Fact]
     [Trait("Category", "Slow")]
     public void PackedLibrary_IsConsumedByTheSampleApp_WhichClassifiesAnImage()
     {
