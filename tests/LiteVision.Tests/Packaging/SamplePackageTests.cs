@@ -40,6 +40,18 @@ public sealed class SamplePackageTests
     }
 
     [Fact]
+    public void SampleProject_PinsTheVersionsTheRepositoryBuildsWith()
+    {
+        Dictionary<string, string> central = XDocument.Load(Repository.PathOf("Directory.Packages.props")).Descendants("PackageVersion")
+            .ToDictionary(e => (string)e.Attribute("Include")!, e => (string)e.Attribute("Version")!);
+        var pinned = XDocument.Load(Repository.PathOf("samples", "ClassifyImage", "ClassifyImage.csproj")).Descendants("PackageReference")
+            .Where(e => (string?)e.Attribute("Include") != "LiteVision").ToList();
+        Assert.NotEmpty(pinned);
+        foreach (XElement reference in pinned)
+            Assert.Equal(central[(string)reference.Attribute("Include")!], (string?)reference.Attribute("Version"));
+    }
+
+    [Fact]
     [Trait("Category", "Slow")]
     public void PackedLibrary_IsConsumedByTheSampleApp_WhichClassifiesAnImage()
     {
