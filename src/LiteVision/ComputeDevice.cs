@@ -63,7 +63,7 @@ public sealed record ComputeDevice
                 ? $"Device {this} was asked for: this application's libtorch has CUDA support but sees no GPU. Check the NVIDIA driver and CUDA_VISIBLE_DEVICES."
                 : $"Device {this} was asked for, but this application references a CPU-only libtorch. Reference {CudaLinuxPackage} (Linux) or " +
                   $"{CudaWindowsPackage} (Windows) instead of libtorch-cpu-* (or the TorchSharp-cuda-linux / TorchSharp-cuda-windows bundle), " +
-                  "and run where an NVIDIA driver is installed; or use --device cpu.");
+                  "and run where an NVIDIA driver is installed; or choose the cpu device.");
         }
         int count = torch.cuda.device_count();
         if (Index >= count)
