@@ -102,7 +102,7 @@ public static class LiteVisionCli
 
     private static bool IsUsageError(Exception exception) =>
         exception is ArgumentException or KeyNotFoundException or FileNotFoundException or DirectoryNotFoundException
-            or FormatException or InvalidDataException or UsageException or LiteVision.Onnx.OnnxExportException or LiteVision.Weights.CheckpointMismatchException;
+            or FormatException or InvalidDataException or UsageException or LiteVision.Tensors.DeviceUnavailableException or LiteVision.Onnx.OnnxExportException or LiteVision.Weights.CheckpointMismatchException;
 }
 
 /// <summary>Bad user input detected by a command; reported as one line with exit code 2.</summary>

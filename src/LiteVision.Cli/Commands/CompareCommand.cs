@@ -77,7 +77,7 @@ internal static class CompareCommand
         string Save(string file, string title, string x, string y, IEnumerable<ChartPoint> points)
         {
             string path = Path.Combine(folder, file);
-            ScatterChart.Save(path, title, x, y, points.ToList());
+            Plots.WriteScatter(path, title, x, y, points.ToList());
             return path;
         }
         written.Add(Save("params_vs_macs.png", "Parameters vs multiply-accumulates", "MACs (millions)", "Parameters (millions)",

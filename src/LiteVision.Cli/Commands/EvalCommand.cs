@@ -15,6 +15,7 @@ internal static class EvalCommand
     public static Command Create(TextWriter output)
     {
         var binder = new ModelOptionsBinder();
+        Option<string?> device = ModelSource.CreateDeviceOption();
         var data = new DataOptions();
         Option<string?> weights = new("--weights") { Description = "Weights to evaluate (e.g. <out>/best.safetensors); not for an .onnx file. " + ModelSource.WeightsDescription };
         Option<string?> backend = new("--backend")
@@ -25,6 +26,7 @@ internal static class EvalCommand
         Option<string> format = OutputFormat.CreateOption();
         var command = new Command("eval", "Evaluate weights or an exported .onnx file on a data set's test/validation split: top-1, top-5, per-class precision/recall/F1, confusion-matrix PNG.");
         binder.AddTo(command);
+        command.Options.Add(device);
         binder.Model.Description = "Registered model name (with --weights), or an exported .onnx file (run on ONNX Runtime at its input size).";
         command.Options.Add(backend);
         data.AddTo(command);
@@ -39,6 +41,7 @@ internal static class EvalCommand
                 Model = modelArgument,
                 Weights = parsed.GetValue(weights),
                 Engine = ModelRequest.ParseEngine(parsed.GetValue(backend)),
+                Device = ModelSource.Device(parsed, device),
                 Download = ModelSource.Downloads(output),
             };
             if (!request.IsOnnxFile)

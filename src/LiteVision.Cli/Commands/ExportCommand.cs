@@ -68,7 +68,7 @@ internal static class ExportCommand
             if (weightsSpec is null) output.WriteLine("warning: no --weights given: the exported model has random (freshly initialised) weights.");
             long bytes = new FileInfo(path).Length;
             output.WriteLine($"Wrote {path}: {card.Architecture}, opset {version}, input [batch, 3, {size}, {size}], " +
-                $"{onnx.Graph.Nodes.Count} nodes, {bytes / 1048576.0:0.0} MiB" +
+                $"{onnx.NodeCount} nodes, {bytes / 1048576.0:0.0} MiB" +
                 (batches is null ? "." : $", INT8 ({OnnxQuantizer.Describe(onnx)}; calibrated on {batches.Sum(b => b.Item2)} images)."));
             return LiteVisionCli.Success;
         });

@@ -14,6 +14,16 @@ internal static class ModelSource
 
     public static Option<string?> CreateWeightsOption() => new("--weights") { Description = WeightsDescription };
 
+    /// <summary>The <c>--device</c> option of the commands that run a model on libtorch.</summary>
+    public static Option<string?> CreateDeviceOption() => new("--device")
+    {
+        Description = "Where libtorch runs the model: cpu (default), cuda or cuda:N. CUDA needs a CUDA libtorch package (docs/packaging.md).",
+    };
+
+    /// <summary>The parsed <c>--device</c>; null when not given.</summary>
+    public static Tensors.ComputeDevice? Device(ParseResult parsed, Option<string?> option) =>
+        parsed.GetValue(option) is { } text ? Tensors.ComputeDevice.Parse(text) : null;
+
     public static Option<int?> CreateInputSizeOption() => new("--input-size") { Description = "Square input resolution (default: the weights' card's, else the model's)." };
 
     /// <summary>

@@ -3,7 +3,14 @@ using ScottPlot;
 
 namespace LiteVision.Cli.Commands;
 
-/// <summary>PNG charts of training curves and confusion matrices (ScottPlot), written atomically.</summary>
+/// <summary>One labelled point of a scatter chart (<see cref="Plots.WriteScatter"/>).</summary>
+/// <param name="Label">Text drawn beside the point (usually the model name).</param>
+/// <param name="X">Horizontal value.</param>
+/// <param name="Y">Vertical value.</param>
+internal readonly record struct ChartPoint(string Label, double X, double Y);
+
+/// <summary>PNG charts (ScottPlot) of training curves, confusion matrices and labelled scatter plots, written atomically.
+/// Charting lives in the CLI so that the library needs no plotting package; the library computes the data.</summary>
 internal static class Plots
 {
     /// <summary>Writes <c>loss.png</c> and <c>accuracy.png</c> into <paramref name="directory"/>.</summary>
@@ -62,6 +69,33 @@ internal static class Plots
         plot.XLabel("predicted");
         plot.YLabel("true");
         Save(plot, path, 900, 800);
+    }
+
+    /// <summary>Writes a labelled scatter chart (e.g. the MobileNet papers' "accuracy vs mult-adds") to <paramref name="path"/>;
+    /// the folder is created when missing.</summary>
+    /// <exception cref="ArgumentException">No points, or a size below 100 px.</exception>
+    public static void WriteScatter(string path, string title, string xLabel, string yLabel, IReadOnlyList<ChartPoint> points,
+        int width = 900, int height = 600)
+    {
+        if (points.Count == 0) throw new ArgumentException("A chart needs at least one point.", nameof(points));
+        if (width < 100 || height < 100) throw new ArgumentException("Charts are at least 100x100 pixels.");
+        var plot = new Plot();
+        var scatter = plot.Add.ScatterPoints(points.Select(p => p.X).ToArray(), points.Select(p => p.Y).ToArray());
+        scatter.MarkerSize = 9;
+        foreach (ChartPoint point in points)
+        {
+            var text = plot.Add.Text(point.Label, point.X, point.Y);
+            text.LabelFontSize = 12;
+            text.OffsetX = 6;
+            text.OffsetY = -6;
+        }
+        plot.Title(title);
+        plot.XLabel(xLabel);
+        plot.YLabel(yLabel);
+        plot.Axes.Margins(left: 0.08, right: 0.25, bottom: 0.1, top: 0.1);   // room for the labels right of the points
+        string? folder = Path.GetDirectoryName(Path.GetFullPath(path));
+        if (folder is not null) Directory.CreateDirectory(folder);
+        Save(plot, path, width, height);
     }
 
     private static void Save(Plot plot, string path, int width, int height)

@@ -20,6 +20,7 @@ internal static class PredictCommand
     public static Command Create(TextWriter output, TextWriter error)
     {
         var binder = new ModelOptionsBinder();
+        Option<string?> device = ModelSource.CreateDeviceOption();
         binder.Model.Description = "Registered model name (with --weights), or an exported .onnx file (run on ONNX Runtime, preprocessing from its metadata).";
         Argument<string[]> images = new("images") { Description = "Image files (JPEG, PNG, BMP, WebP) or folders of them.", Arity = ArgumentArity.OneOrMore };
         Option<string?> weights = ModelSource.CreateWeightsOption();
@@ -36,6 +37,7 @@ internal static class PredictCommand
         Option<string> format = OutputFormat.CreateOption();
         var command = new Command("predict", "Classify images with a model and a checkpoint, or an exported .onnx file: top-K classes with probabilities.");
         binder.AddTo(command);
+        command.Options.Add(device);
         command.Arguments.Add(images);
         foreach (Option option in new Option[] { weights, backend, classes, topK, resize, crop, interpolation, mean, std, batchSize, format })
             command.Options.Add(option);
@@ -52,6 +54,7 @@ internal static class PredictCommand
                 Model = modelArgument,
                 Weights = parsed.GetValue(weights),
                 Engine = ModelRequest.ParseEngine(parsed.GetValue(backend)),
+                Device = ModelSource.Device(parsed, device),
                 Download = ModelSource.Downloads(error),
             };
             if (!request.IsOnnxFile)

@@ -15,6 +15,7 @@ internal static class TrainCommand
     public static Command Create(TextWriter output)
     {
         var binder = new ModelOptionsBinder();
+        Option<string?> device = ModelSource.CreateDeviceOption();
         var data = new DataOptions();
         Option<int> epochs = new("--epochs") { Description = "Epochs.", DefaultValueFactory = _ => 10 };
         Option<double?> lr = new("--lr") { Description = "Peak learning rate (default 0.1 x batch/256 for SGD, 2e-3 for AdamW)." };
@@ -38,6 +39,7 @@ internal static class TrainCommand
         Option<string> memoryFormat = MemoryFormat.CreateOption();
         var command = new Command("train", "Train a model: progress per epoch, per-epoch CSV and PNG curves, best/last checkpoints, exact --resume, Ctrl-C saves.");
         binder.AddTo(command);
+        command.Options.Add(device);
         data.AddTo(command);
         foreach (Option option in new Option[] { epochs, lr, optimizer, weightDecay, momentum, warmup, smoothing, ema, clip, seed, augment, cropPadding, erase, mixup, cutmix, weights, outDir, resume, resumeOverride, memoryFormat })
             command.Options.Add(option);
@@ -74,6 +76,7 @@ internal static class TrainCommand
                 ChannelsLast = MemoryFormat.IsChannelsLast(parsed.GetValue(memoryFormat)!),
                 Weights = parsed.GetValue(weights),
                 Download = ModelSource.Downloads(output),
+                Device = ModelSource.Device(parsed, device),
                 OutputDirectory = parsed.GetValue(outDir)!,
                 Resume = parsed.GetValue(resume),
                 ResumeOverride = parsed.GetValue(resumeOverride),

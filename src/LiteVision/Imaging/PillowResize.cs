@@ -8,10 +8,10 @@ namespace LiteVision.Imaging;
 /// <param name="Top">First output row.</param>
 /// <param name="Width">Columns.</param>
 /// <param name="Height">Rows.</param>
-public readonly record struct PixelWindow(long Left, long Top, int Width, int Height);
+internal readonly record struct PixelWindow(long Left, long Top, int Width, int Height);
 
 /// <summary>Pillow's antialiased resize (BILINEAR and BICUBIC filters) on 8-bit RGB images.</summary>
-public static class PillowResize
+internal static class PillowResize
 {
     private const int PrecisionBits = 32 - 8 - 2;
 

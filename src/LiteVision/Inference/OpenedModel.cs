@@ -1,6 +1,7 @@
 using LiteVision.Onnx;
 using LiteVision.Imaging;
 using LiteVision.Models;
+using LiteVision.Tensors;
 using LiteVision.Weights;
 using LiteVision.Weights.Hub;
 
@@ -28,7 +29,7 @@ public sealed record ModelRequest
     /// <summary>Architecture options of a registered model; unset ones come from the weights' card.</summary>
     public ModelOptions Options { get; init; } = ModelOptions.Default;
 
-    /// <summary>A weights spec (<see cref="ModelLoader.Load(ModelInfo, ModelOptions, string?, int?, DownloadOptions?)"/>); null: <see cref="ModelOptions.Weights"/>.</summary>
+    /// <summary>A weights spec (<see cref="ModelLoader"/>); null: <see cref="ModelOptions.Weights"/>.</summary>
     public string? Weights { get; init; }
 
     /// <summary>Classes wanted when given explicitly; a head of another size is then re-initialised. Null: the weights'.</summary>
@@ -40,6 +41,9 @@ public sealed record ModelRequest
     /// <summary>How downloads behave.</summary>
     public DownloadOptions? Download { get; init; }
 
+    /// <summary>Where a libtorch model runs (null: the CPU); ONNX Runtime runs on the CPU.</summary>
+    public ComputeDevice? Device { get; init; }
+
     /// <summary>Whether <see cref="Model"/> names an exported file rather than a registered model.</summary>
     public bool IsOnnxFile => Model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
 
@@ -50,6 +54,7 @@ public sealed record ModelRequest
         EngineKind engine = Engine ?? (IsOnnxFile ? EngineKind.Onnx : EngineKind.Torch);
         if (IsOnnxFile && engine != EngineKind.Onnx) throw new ArgumentException($"{Model} is an ONNX file: it runs on ONNX Runtime (onnx), not on {Name(engine)}.");
         if (IsOnnxFile && Weights is not null) throw new ArgumentException($"--weights does not apply to {Model}: an ONNX file's weights are inside it.");
+        if (engine == EngineKind.Onnx && Device is { IsCuda: true }) throw new ArgumentException($"--device {Device} applies to libtorch (torch); ONNX Runtime runs here on the CPU.");
         return engine;
     }
 
@@ -155,7 +160,7 @@ public sealed class OpenedModel : IDisposable
 
     private static OpenedModel OpenRegistered(ModelRequest request, EngineKind kind, Func<PreprocessSettings, PreprocessSettings> configure, IReadOnlyList<string>? labels)
     {
-        LoadedModel loaded = ModelLoader.Load(ModelZoo.Get(request.Model), request.Options, request.Weights, request.NumClasses, request.Download);
+        LoadedModel loaded = ModelLoader.Load(ModelZoo.Get(request.Model), request.Options, request.Weights, request.NumClasses, request.Download, request.Device);
         PreprocessSettings settings;
         try
         {

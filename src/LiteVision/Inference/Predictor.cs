@@ -1,6 +1,7 @@
 using LiteVision.Imaging;
 using LiteVision.Models;
 using LiteVision.Onnx;
+using LiteVision.Tensors;
 
 namespace LiteVision.Inference;
 
@@ -75,13 +76,17 @@ public sealed class Predictor : IDisposable
 
     /// <summary>Registered model <paramref name="model"/> with <paramref name="weights"/> (a file, URL, catalog entry such as
     /// <c>DEFAULT</c>, or <c>hf-hub:org/repo</c>; <see cref="Weights.ModelLoader"/>) on libtorch; labels and preprocessing
-    /// from the weights' card.</summary>
-    public static Predictor FromPretrained(string model, string weights, int batchSize = 32, Weights.Hub.DownloadOptions? download = null) =>
-        FromLoaded(Weights.ModelLoader.Load(model, weights: weights, download: download), batchSize);
+    /// from the weights' card; the model runs on <paramref name="device"/> (null: the CPU).</summary>
+    /// <exception cref="DeviceUnavailableException">The device is not in this application's libtorch runtime.</exception>
+    public static Predictor FromPretrained(string model, string weights, int batchSize = 32, Weights.Hub.DownloadOptions? download = null,
+        ComputeDevice? device = null) =>
+        FromLoaded(Weights.ModelLoader.Load(model, weights: weights, download: download, device: device), batchSize);
 
     /// <summary>A checkpoint that carries its card (e.g. <c>best.safetensors</c> written by training) on libtorch: model,
-    /// labels and preprocessing from the card.</summary>
-    public static Predictor FromCheckpoint(string path, int batchSize = 32) => FromLoaded(Weights.ModelLoader.FromCheckpoint(path), batchSize);
+    /// labels and preprocessing from the card; the model runs on <paramref name="device"/> (null: the CPU).</summary>
+    /// <exception cref="DeviceUnavailableException">The device is not in this application's libtorch runtime.</exception>
+    public static Predictor FromCheckpoint(string path, int batchSize = 32, ComputeDevice? device = null) =>
+        FromLoaded(Weights.ModelLoader.FromCheckpoint(path, device: device), batchSize);
 
     /// <summary>A loaded model on libtorch; the predictor takes the model over. <paramref name="preprocessing"/> and
     /// <paramref name="labels"/> replace the card's.</summary>

@@ -1,4 +1,5 @@
 using LiteVision.Models;
+using LiteVision.Tensors;
 using static TorchSharp.torch;
 
 namespace LiteVision.Inference;
@@ -56,10 +57,11 @@ public sealed class TorchEngine : IInferenceEngine
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
         long channels = images.Length / ((long)batch * size * size);
-        Tensor input = tensor(images, [batch, channels, size, size]);
+        // On the model's device (ComputeDevice): the batch goes there, the logits come back to the CPU.
+        Tensor input = tensor(images, [batch, channels, size, size]).to(ComputeDevice.Of(_model));
         if (ChannelsLast) input = Layers.ChannelsLast.Apply(input);
         if (_foldPending) FoldBatchNorm(input);
-        return _model.call(input).data<float>().ToArray();
+        return _model.call(input).cpu().data<float>().ToArray();
     }
 
     private void FoldBatchNorm(Tensor sample)

@@ -1,3 +1,4 @@
+using LiteVision.Tensors;
 using static TorchSharp.torch;
 
 namespace LiteVision.Models;
@@ -86,16 +87,28 @@ public sealed class ModelInfo
     public int InputSizeFor(ModelOptions options) =>
         options.SmallInput ? SmallInputSize : (int)Math.Round(DefaultInputSize * (options.ResolutionMultiplier ?? 1.0));
 
-    /// <summary>Creates the model on the CPU with freshly initialised weights. The caller owns (disposes) it.</summary>
+    /// <summary>Creates the model with freshly initialised weights on <paramref name="device"/> (null: the CPU). Weights are
+    /// initialised on the CPU, so a seed gives the same weights on any device, then moved. The caller owns (disposes) it.</summary>
     /// <exception cref="ArgumentException">An option is out of range or does not apply to this family.</exception>
-    public ImageClassifier Create(ModelOptions? options = null)
+    /// <exception cref="DeviceUnavailableException">The device is not in this application's libtorch runtime (checked first).</exception>
+    public ImageClassifier Create(ModelOptions? options = null, ComputeDevice? device = null)
     {
         options ??= ModelOptions.Default;
         Validate(options);
+        device?.ToTorch();
         ImageClassifier model;
         lock (ModelZoo.DeviceLock) model = _factory(options);
         model.Card = DefaultCard(options);
-        return model;
+        if (device is not { IsCuda: true }) return model;
+        try
+        {
+            return device.MoveModule(model);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
     }
 
     /// <summary>

@@ -1,3 +1,4 @@
+using LiteVision.Tensors;
 
 namespace LiteVision.Models;
 
@@ -28,10 +29,12 @@ public static class ModelZoo
     /// <summary>True when <paramref name="name"/> is registered.</summary>
     public static bool Contains(string name) => Catalogue.Value.ContainsKey(name);
 
-    /// <summary>Creates a registered model on the CPU with fresh weights. The caller owns (disposes) it.</summary>
+    /// <summary>Creates a registered model with fresh weights on <paramref name="device"/> (null: the CPU;
+    /// <see cref="ModelInfo.Create"/>). The caller owns (disposes) it.</summary>
     /// <exception cref="KeyNotFoundException">Unknown name.</exception>
     /// <exception cref="ArgumentException">An option is invalid or does not apply to the model.</exception>
-    public static ImageClassifier Create(string name, ModelOptions? options = null) => Get(name).Create(options);
+    /// <exception cref="DeviceUnavailableException">The device is not in this application's libtorch runtime.</exception>
+    public static ImageClassifier Create(string name, ModelOptions? options = null, ComputeDevice? device = null) => Get(name).Create(options, device);
 
     private static IReadOnlyDictionary<string, ModelInfo> Build()
     {

@@ -16,7 +16,7 @@ public sealed class OnnxGraphBuilder
     public OnnxGraphBuilder(string graphName) => Graph = new OnnxGraph { Name = graphName };
 
     /// <summary>The graph being built.</summary>
-    public OnnxGraph Graph { get; }
+    internal OnnxGraph Graph { get; }
 
     /// <summary>Adds a node with one output, named <c>{path}/{opType}</c> (made unique); returns the output's name.</summary>
     public string Node(string opType, string path, IReadOnlyList<string> inputs, params OnnxAttribute[] attributes)

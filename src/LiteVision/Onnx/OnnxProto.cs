@@ -197,7 +197,7 @@ public sealed class OnnxAttribute
 /// <param name="Name">Node name (unique in the graph).</param>
 /// <param name="Attributes">Attributes.</param>
 /// <param name="Domain">Operator domain; empty for the default ONNX domain.</param>
-public sealed record OnnxNode(string OpType, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, string Name,
+internal sealed record OnnxNode(string OpType, IReadOnlyList<string> Inputs, IReadOnlyList<string> Outputs, string Name,
     IReadOnlyList<OnnxAttribute> Attributes, string Domain = "")
 {
     internal void WriteTo(CodedOutputStream output)
@@ -215,7 +215,7 @@ public sealed record OnnxNode(string OpType, IReadOnlyList<string> Inputs, IRead
 /// <param name="Name">Value name.</param>
 /// <param name="ElementType">Element type.</param>
 /// <param name="Shape">Each dimension: a <see cref="long"/> or a <see cref="string"/> (dynamic axis); null when unknown.</param>
-public sealed record OnnxValueInfo(string Name, OnnxDataType ElementType, IReadOnlyList<object>? Shape)
+internal sealed record OnnxValueInfo(string Name, OnnxDataType ElementType, IReadOnlyList<object>? Shape)
 {
     internal void WriteTo(CodedOutputStream output)
     {
@@ -246,7 +246,7 @@ public sealed record OnnxValueInfo(string Name, OnnxDataType ElementType, IReadO
 }
 
 /// <summary>A computation graph: nodes in topological order, initializers, inputs and outputs.</summary>
-public sealed class OnnxGraph
+internal sealed class OnnxGraph
 {
     /// <summary>Graph name.</summary>
     public string Name { get; set; } = "graph";
@@ -277,7 +277,7 @@ public sealed class OnnxGraph
 public sealed class OnnxModel
 {
     /// <summary>Creates a model around <paramref name="graph"/> for the default-domain <paramref name="opset"/>.</summary>
-    public OnnxModel(OnnxGraph graph, int opset)
+    internal OnnxModel(OnnxGraph graph, int opset)
     {
         Graph = graph;
         Opset = opset;
@@ -287,7 +287,10 @@ public sealed class OnnxModel
     public long IrVersion { get; set; } = 8;
 
     /// <summary>The graph.</summary>
-    public OnnxGraph Graph { get; }
+    internal OnnxGraph Graph { get; }
+
+    /// <summary>Operator nodes in the graph.</summary>
+    public int NodeCount => Graph.Nodes.Count;
 
     /// <summary>Opset of the default ONNX domain.</summary>
     public int Opset { get; }

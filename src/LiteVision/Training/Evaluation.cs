@@ -1,4 +1,5 @@
 using LiteVision.Data;
+using LiteVision.Tensors;
 using static TorchSharp.torch;
 
 namespace LiteVision.Training;
@@ -70,7 +71,8 @@ public sealed class EvaluationResult
 /// <summary>Runs a model over a loader in evaluation mode and counts what it gets right.</summary>
 public static class Evaluator
 {
-    /// <summary>Evaluates <paramref name="model"/> (put in eval mode; its mode is restored afterwards).</summary>
+    /// <summary>Evaluates <paramref name="model"/> (put in eval mode; its mode is restored afterwards) on its own device:
+    /// each batch is moved there (<see cref="ComputeDevice"/>).</summary>
     public static EvaluationResult Run(nn.Module<Tensor, Tensor> model, PrefetchingLoader loader, IProgress<int>? progress = null, CancellationToken cancellation = default)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -78,7 +80,8 @@ public static class Evaluator
         model.eval();
         try
         {
-            return Run(images => model.call(images), loader, progress, cancellation);
+            Device device = ComputeDevice.Of(model);
+            return Run(images => model.call(images.to(device)), loader, progress, cancellation);
         }
         finally
         {
@@ -104,7 +107,7 @@ public static class Evaluator
             using (batch)
             using (var scope = NewDisposeScope())
             {
-                Tensor logits = logitsOf(batch.Images);
+                Tensor logits = logitsOf(batch.Images).cpu();   // counted on the CPU, whichever device computed them
                 if (logits.dim() != 2 || logits.shape[0] != batch.Count || logits.shape[1] != k)
                     throw new InvalidOperationException($"The classifier gave logits [{string.Join(", ", logits.shape)}] for {batch.Count} images of {k} classes.");
                 lossSum += nn.functional.cross_entropy(logits, batch.Labels, reduction: nn.Reduction.Sum).item<float>();

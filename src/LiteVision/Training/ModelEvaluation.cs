@@ -72,7 +72,7 @@ public static class ModelEvaluation
         ModelInfo info = ModelZoo.Get(model.Model);
         if ((model.Weights ?? model.Options.Weights) is null)
             throw new ArgumentException($"Evaluating {info.Name} needs weights (--weights), or an exported .onnx file instead of the name.");
-        LoadedModel loaded = ModelLoader.Load(info, model.Options, model.Weights, model.NumClasses, model.Download);
+        LoadedModel loaded = ModelLoader.Load(info, model.Options, model.Weights, model.NumClasses, model.Download, model.Device);
         try
         {
             ModelCard card = loaded.Card;

@@ -5,6 +5,8 @@ using System.Text.Json;
 using LiteVision.Data;
 using LiteVision.Models;
 using LiteVision.Weights;
+using LiteVision.Tensors;
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace LiteVision.Training;
@@ -66,11 +68,13 @@ public sealed class Trainer : IDisposable
     private readonly Optimizer _optimizer;
     private readonly ModelEma? _ema;
     private readonly List<EpochMetrics> _history = [];
+    private readonly Device _device;
     private RunState _state = new();
 
     /// <summary>
-    /// Prepares training of <paramref name="model"/>. <paramref name="createAverage"/> makes a second model of the same
-    /// architecture for the EMA (needed when <see cref="TrainingRecipe.EmaDecay"/> is positive).
+    /// Prepares training of <paramref name="model"/> on the device it is on (<see cref="ComputeDevice"/>: batches are moved
+    /// there). <paramref name="createAverage"/> makes a second model of the same architecture for the EMA (needed when
+    /// <see cref="TrainingRecipe.EmaDecay"/> is positive); it is moved to the same device.
     /// </summary>
     public Trainer(nn.Module<Tensor, Tensor> model, TrainingRecipe recipe, PrefetchingLoader train, PrefetchingLoader? validation = null,
         string? outputDirectory = null, Func<nn.Module<Tensor, Tensor>>? createAverage = null)
@@ -81,6 +85,7 @@ public sealed class Trainer : IDisposable
         recipe.Validate();
         (_model, _recipe, _train, _validation, OutputDirectory) = (model, recipe, train, validation, outputDirectory);
         if (recipe.BatchNormMomentum is { } bnMomentum) SetBatchNormMomentum(model, bnMomentum);
+        _device = ComputeDevice.Of(model);
         // Before the optimiser: converting replaces the convolution weights with new parameters.
         if (recipe.ChannelsLast) Layers.ChannelsLast.ConvertWeights(model);
         _optimizer = new Optimizer(model, recipe);
@@ -88,6 +93,7 @@ public sealed class Trainer : IDisposable
         {
             if (createAverage is null) throw new ArgumentException("EMA needs a factory for the averaged model.", nameof(createAverage));
             nn.Module<Tensor, Tensor> average = createAverage();
+            if (_device.type != DeviceType.CPU) average.to(_device);
             if (recipe.ChannelsLast) Layers.ChannelsLast.ConvertWeights(average);
             if (recipe.BatchNormMomentum is { } averageMomentum) SetBatchNormMomentum(average, averageMomentum);
             _ema = new ModelEma(model, average, recipe.EmaDecay);
@@ -162,14 +168,13 @@ public sealed class Trainer : IDisposable
             var clock = Stopwatch.StartNew();
             double secondsBefore = _state.EpochSeconds;
             long seenBefore = _state.Seen;
-            double lr = 0;
             _model.train();
             using (var batches = _train.Epoch(epoch, _state.StepInEpoch).GetEnumerator())
             {
                 while (!cancellation.IsCancellationRequested && batches.MoveNext())
                 {
                     using Batch batch = batches.Current;
-                    lr = _recipe.LearningRateAt(_state.GlobalStep, total, steps);
+                    double lr = _recipe.LearningRateAt(_state.GlobalStep, total, steps);
                     TrainStep(batch, epoch, lr);
                     double seconds = secondsBefore + clock.Elapsed.TotalSeconds;
                     StepCompleted?.Invoke(new StepProgress(epoch, _state.StepInEpoch, steps, _state.LossSum / _state.Seen,
@@ -182,7 +187,7 @@ public sealed class Trainer : IDisposable
                 if (OutputDirectory is not null) SaveCheckpoint(Path.Combine(OutputDirectory, CheckpointFile));
                 return TrainingOutcome.Interrupted;
             }
-            FinishEpoch(epoch, _recipe.LearningRateAt(_state.GlobalStep - 1, total, steps), cancellation);
+            FinishEpoch(epoch, _recipe.LearningRateAt(_state.GlobalStep - 1, total, steps));
         }
         return TrainingOutcome.Completed;
     }
@@ -191,8 +196,9 @@ public sealed class Trainer : IDisposable
     {
         using var scope = NewDisposeScope();
         manual_seed(PrefetchingLoader.Mix(_recipe.Seed, epoch, 1_000_000 + _state.StepInEpoch));   // dropout, drop path
-        Tensor logits = _model.call(_recipe.ChannelsLast ? Layers.ChannelsLast.Apply(batch.Images) : batch.Images);
-        Tensor loss = SoftCrossEntropy(logits, batch.Targets, _recipe.LabelSmoothing);
+        Tensor images = batch.Images.to(_device);
+        Tensor logits = _model.call(_recipe.ChannelsLast ? Layers.ChannelsLast.Apply(images) : images);
+        Tensor loss = SoftCrossEntropy(logits, batch.Targets.to(_device), _recipe.LabelSmoothing);
         float lossValue = loss.item<float>();
         if (!float.IsFinite(lossValue)) throw Diverged($"the loss is {lossValue.ToString(CultureInfo.InvariantCulture)}", epoch, lr);
         _optimizer.ZeroGrad();
@@ -202,7 +208,7 @@ public sealed class Trainer : IDisposable
         _optimizer.ZeroGrad();
         _ema?.Update(_optimizer.Steps);
         _state.LossSum += lossValue * batch.Count;
-        _state.Correct += logits.argmax(1).eq(batch.Labels).sum().item<long>();
+        _state.Correct += logits.argmax(1).eq(batch.Labels.to(_device)).sum().item<long>();
         _state.Seen += batch.Count;
         _state.StepInEpoch++;
         _state.GlobalStep++;
@@ -232,7 +238,7 @@ public sealed class Trainer : IDisposable
         return -(soft * nn.functional.log_softmax(logits, 1)).sum(1).mean();
     }
 
-    private void FinishEpoch(int epoch, double lr, CancellationToken cancellation)
+    private void FinishEpoch(int epoch, double lr)
     {
         // The last step's update may have overflowed although its loss was finite: never save such weights.
         if (!WeightsAreFinite()) throw Diverged("the weights are no longer finite after the last step", epoch, lr);

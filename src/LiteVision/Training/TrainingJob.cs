@@ -1,6 +1,7 @@
 using LiteVision.Data;
 using LiteVision.Data.Augment;
 using LiteVision.Models;
+using LiteVision.Tensors;
 using LiteVision.Weights;
 using LiteVision.Weights.Hub;
 using static TorchSharp.torch;
@@ -79,6 +80,9 @@ public sealed record TrainingRequest
     /// <summary>How downloads of <see cref="Weights"/> behave.</summary>
     public DownloadOptions? Download { get; init; }
 
+    /// <summary>Where the model trains (null: the CPU); the batches and the EMA copy follow it.</summary>
+    public ComputeDevice? Device { get; init; }
+
     /// <summary>Folder for checkpoints, <c>metrics.csv</c>, <c>config.json</c> and <c>class_indices.json</c>.</summary>
     public string OutputDirectory { get; init; } = "runs/train";
 
@@ -126,6 +130,7 @@ public sealed class TrainingJob : IDisposable
     public static TrainingJob Prepare(TrainingRequest request)
     {
         ArgumentNullException.ThrowIfNull(request);
+        request.Device?.ToTorch();   // a device this runtime lacks is refused before the data is read
         ModelInfo info = ModelZoo.Get(request.Model);
         DataSplit split = request.Data.Load(info.InputSizeFor(request.Options), request.Seed);
         int classes = split.Train.Classes.Count;
@@ -168,7 +173,7 @@ public sealed class TrainingJob : IDisposable
         manual_seed(request.Seed);
         var notes = new List<string>();
         // Fine-tuning: the data's classes; a head of another size is re-initialised, any other mismatch is an error.
-        LoadedModel loaded = ModelLoader.Load(info, options, request.Weights, numClasses: classes, download: request.Download);
+        LoadedModel loaded = ModelLoader.Load(info, options, request.Weights, numClasses: classes, download: request.Download, device: request.Device);
         if (loaded.Load is { } load) notes.Add($"--weights {request.Weights}: {load.Summary}");
         ImageClassifier model = loaded.Release();
         Trainer? trainer = null;

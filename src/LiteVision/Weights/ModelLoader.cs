@@ -1,6 +1,7 @@
 using LiteVision.IO;
 using LiteVision.Models;
 using LiteVision.Weights.Hub;
+using LiteVision.Tensors;
 using static TorchSharp.torch;
 
 namespace LiteVision.Weights;
@@ -20,7 +21,7 @@ public sealed class LoadedModel : IDisposable
         model.Card = card;
     }
 
-    /// <summary>The model (CPU, evaluation not yet set); owned by this object until <see cref="Release"/>.</summary>
+    /// <summary>The model (on the device asked for, the CPU by default; evaluation not yet set); owned by this object until <see cref="Release"/>.</summary>
     public ImageClassifier Model { get; private set; }
 
     /// <summary>The card: the weights' own (catalog entry, safetensors metadata, config.json beside the file), else the model's default.</summary>
@@ -121,17 +122,39 @@ public static class ModelLoader
     /// <param name="weights">A weights spec, or null for fresh weights.</param>
     /// <param name="numClasses">Classes wanted; null: the weights'. When it differs from the weights', the head is re-initialised.</param>
     /// <param name="download">How downloads behave.</param>
-    public static LoadedModel Load(string model, ModelOptions? options = null, string? weights = null, int? numClasses = null, DownloadOptions? download = null) =>
-        Load(ModelZoo.Get(model), options ?? ModelOptions.Default, weights, numClasses, download);
+    /// <param name="device">Where the model runs (null: the CPU); loaded on the CPU, then moved.</param>
+    public static LoadedModel Load(string model, ModelOptions? options = null, string? weights = null, int? numClasses = null, DownloadOptions? download = null,
+        ComputeDevice? device = null) =>
+        Load(ModelZoo.Get(model), options ?? ModelOptions.Default, weights, numClasses, download, device);
 
-    /// <inheritdoc cref="Load(string, ModelOptions?, string?, int?, DownloadOptions?)" />
+    /// <inheritdoc cref="Load(string, ModelOptions?, string?, int?, DownloadOptions?, ComputeDevice?)" />
     /// <param name="info">The registered model.</param>
     /// <param name="options">Options; unset ones take the weights' card's.</param>
     /// <param name="weights">A weights spec, or null for fresh weights.</param>
     /// <param name="numClasses">Classes wanted; null: the weights'. When it differs from the weights', the head is re-initialised.</param>
     /// <param name="download">How downloads behave.</param>
+    /// <param name="device">Where the model runs (null: the CPU); loaded on the CPU, then moved.</param>
     /// <exception cref="CheckpointMismatchException">The file does not fit the model (beyond the classifier when classes differ).</exception>
-    public static LoadedModel Load(ModelInfo info, ModelOptions options, string? weights, int? numClasses = null, DownloadOptions? download = null)
+    /// <exception cref="DeviceUnavailableException">The device is not in this application's libtorch runtime (checked first).</exception>
+    public static LoadedModel Load(ModelInfo info, ModelOptions options, string? weights, int? numClasses = null, DownloadOptions? download = null,
+        ComputeDevice? device = null)
+    {
+        device?.ToTorch();
+        LoadedModel loaded = LoadOnCpu(info, options, weights, numClasses, download);
+        if (device is not { IsCuda: true }) return loaded;
+        try
+        {
+            device.MoveModule(loaded.Model);
+            return loaded;
+        }
+        catch
+        {
+            loaded.Dispose();
+            throw;
+        }
+    }
+
+    private static LoadedModel LoadOnCpu(ModelInfo info, ModelOptions options, string? weights, int? numClasses, DownloadOptions? download)
     {
         weights ??= options.Weights;
         if (weights is null)
@@ -169,12 +192,15 @@ public static class ModelLoader
 
     /// <summary>Loads a checkpoint whose card (metadata or config.json beside it) names its architecture.</summary>
     /// <exception cref="InvalidDataException">The checkpoint carries no card, or the card names no registered model.</exception>
-    public static LoadedModel FromCheckpoint(string path, DownloadOptions? download = null)
+    /// <param name="path">The checkpoint.</param>
+    /// <param name="download">How downloads behave.</param>
+    /// <param name="device">Where the model runs (null: the CPU).</param>
+    public static LoadedModel FromCheckpoint(string path, DownloadOptions? download = null, ComputeDevice? device = null)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"Weights file '{path}' not found.", path);
         ModelCard card = ReadCard(path) ?? throw new InvalidDataException($"{path} carries no model card (no '{ModelCard.MetadataKey}' metadata, no config.json beside it): name the model.");
         if (!ModelZoo.Contains(card.Architecture)) throw new InvalidDataException($"{path}: its card names '{card.Architecture}', which is not a registered model.");
-        return Load(ModelZoo.Get(card.Architecture), card.Options, path, download: download);
+        return Load(ModelZoo.Get(card.Architecture), card.Options, path, download: download, device: device);
     }
 
     // The caller's options win where they are set; the card supplies the rest (e.g. a model trained with --small-input).

@@ -18,16 +18,16 @@ namespace LiteVision.Weights;
 public static class PyTorchCheckpoint
 {
     /// <summary>The number <c>torch.save</c> writes first in the legacy format.</summary>
-    public static readonly BigInteger LegacyMagic = BigInteger.Parse("119547037146038801333356");
+    internal static readonly BigInteger LegacyMagic = BigInteger.Parse("119547037146038801333356");
 
     /// <summary>Keys under which training scripts commonly wrap the state_dict, tried in this order.</summary>
     public static IReadOnlyList<string> WrapperKeys { get; } = ["state_dict", "model_state_dict", "model", "module", "net"];
 
     /// <summary>True when <paramref name="prefix"/> (the first bytes of a file) starts a zip archive.</summary>
-    public static bool IsZip(ReadOnlySpan<byte> prefix) => prefix.Length >= 4 && prefix[0] == 'P' && prefix[1] == 'K' && prefix[2] == 3 && prefix[3] == 4;
+    internal static bool IsZip(ReadOnlySpan<byte> prefix) => prefix.Length >= 4 && prefix[0] == 'P' && prefix[1] == 'K' && prefix[2] == 3 && prefix[3] == 4;
 
     /// <summary>True when <paramref name="prefix"/> starts a legacy checkpoint (a protocol-2 pickle of the magic number).</summary>
-    public static bool IsLegacy(ReadOnlySpan<byte> prefix) =>
+    internal static bool IsLegacy(ReadOnlySpan<byte> prefix) =>
         prefix.Length >= 4 && prefix[0] == 0x80 && prefix[1] is >= 2 and <= 5 && prefix[2] == 0x8a && prefix[3] == 10;
 
     /// <summary>
@@ -54,7 +54,7 @@ public static class PyTorchCheckpoint
     /// Reads the object a <c>torch.save</c> stream holds, as the values described by <see cref="RestrictedUnpickler"/>,
     /// with every storage's bytes resolved.
     /// </summary>
-    public static object? ReadObject(Stream stream, string source) => ReadObject(stream, source, nesting: 0);
+    internal static object? ReadObject(Stream stream, string source) => ReadObject(stream, source, nesting: 0);
 
     // torch.storage._load_from_bytes blobs are whole checkpoints inside a pickle; real files nest them once.
     private const int MaxNesting = 4;

@@ -12,7 +12,7 @@ namespace LiteVision.Weights;
 public sealed class UnsafePickleException(string message) : FormatException(message);
 
 /// <summary>A Python <c>dict</c> / <c>collections.OrderedDict</c> read from a pickle; keys keep their insertion order.</summary>
-public sealed class PickleDict
+internal sealed class PickleDict
 {
     /// <summary>The entries in insertion order.</summary>
     public OrderedDictionary<object, object?> Items { get; } = new();
@@ -22,7 +22,7 @@ public sealed class PickleDict
 }
 
 /// <summary>A tensor storage referenced by a checkpoint's pickle (a persistent id); its bytes are filled in later.</summary>
-public sealed class StorageRef(string key, TorchSharp.torch.ScalarType type, int elementBytes, long elements, string location)
+internal sealed class StorageRef(string key, TorchSharp.torch.ScalarType type, int elementBytes, long elements, string location)
 {
     /// <summary>The storage's key: the record name in a zip checkpoint, the serialised key in a legacy one.</summary>
     public string Key { get; } = key;
@@ -47,14 +47,14 @@ public sealed class StorageRef(string key, TorchSharp.torch.ScalarType type, int
 }
 
 /// <summary>A global (class or function) that a pickle referenced and the allow-list accepted.</summary>
-public sealed record PickleGlobal(string Module, string Name)
+internal sealed record PickleGlobal(string Module, string Name)
 {
     /// <inheritdoc />
     public override string ToString() => $"{Module}.{Name}";
 }
 
 /// <summary>A tensor described by a pickle: a strided view of a storage.</summary>
-public sealed record TensorRef(StorageRef Storage, long Offset, long[] Size, long[] Stride);
+internal sealed record TensorRef(StorageRef Storage, long Offset, long[] Size, long[] Stride);
 
 /// <summary>
 /// A pickle reader that understands protocols 0–5 but resolves only the globals that a PyTorch state_dict needs:
@@ -66,7 +66,7 @@ public sealed record TensorRef(StorageRef Storage, long Offset, long[] Size, lon
 /// <c>List&lt;object?&gt;</c> (list), <c>object?[]</c> (tuple), <see cref="PickleDict"/>, <see cref="StorageRef"/>
 /// and <see cref="TensorRef"/>.
 /// </summary>
-public sealed class RestrictedUnpickler
+internal sealed class RestrictedUnpickler
 {
     private const int MaxDepth = 10_000;
 
@@ -196,7 +196,7 @@ public sealed class RestrictedUnpickler
             case (byte)'R': { object? args = Pop(), callable = Pop(); Push(Call(callable, AsTuple(args))); break; } // REDUCE
             case 0x81: { object? args = Pop(), cls = Pop(); Push(Call(cls, AsTuple(args))); break; }             // NEWOBJ
             case 0x92: { Pop(); object? args = Pop(), cls = Pop(); Push(Call(cls, AsTuple(args))); break; }      // NEWOBJ_EX
-            case (byte)'b': { object? state = Pop(); Build(Peek(), state); break; }                                // BUILD
+            case (byte)'b': { Pop(); Build(Peek()); break; }                                                       // BUILD
             case (byte)'Q': Push(_persistentLoad(Pop())); break;                                                   // BINPERSID
             case (byte)'P': Push(_persistentLoad(ReadLine())); break;                                              // PERSID
             case (byte)'i' or (byte)'o':
@@ -269,9 +269,9 @@ public sealed class RestrictedUnpickler
         }
     }
 
-    private void Build(object? target, object? state)
+    private void Build(object? target)
     {
-        // OrderedDict state carries state_dict._metadata (module versions); tensors may carry an empty __dict__.
+        // The state is dropped: OrderedDict state carries state_dict._metadata (module versions); tensors may carry an empty __dict__.
         if (target is PickleDict or TensorRef) return;
         throw Error($"cannot set state on a {Describe(target)}");
     }

@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace LiteVision.Weights;
 
 /// <summary>Maps the dtype names of checkpoint formats to libtorch scalar types.</summary>
-public static class TensorDType
+internal static class TensorDType
 {
     private static readonly Dictionary<string, (ScalarType Type, int Bytes)> Safetensors = new(StringComparer.Ordinal)
     {

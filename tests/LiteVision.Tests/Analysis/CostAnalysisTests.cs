@@ -1,6 +1,5 @@
 using LiteVision.Analysis;
 using LiteVision.Models;
-using SkiaSharp;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -117,29 +116,6 @@ public sealed class CostAnalysisTests
         Assert.Equal(results.MinBy(r => r.Cost.MemoryAccessElements), results[0]);
         Assert.All(results, r => Assert.True(r.ImagesPerSecond > 0));
     }
-
-    [Fact]
-    public void ScatterChart_WritesAPngOfTheRequestedSize()
-    {
-        string path = Path.Combine(Path.GetTempPath(), $"litevision-chart-{Guid.NewGuid():N}.png");
-        try
-        {
-            ScatterChart.Save(path, "t", "x", "y", [new("a", 1, 2), new("b", 3, 5)], 640, 480);
-            using SKBitmap image = SKBitmap.Decode(path);
-            Assert.Equal(640, image.Width);
-            Assert.Equal(480, image.Height);
-            // Not blank: more than a handful of distinct colours.
-            Assert.True(image.Pixels.Distinct().Count() > 10);
-        }
-        finally
-        {
-            File.Delete(path);
-        }
-    }
-
-    [Fact]
-    public void ScatterChart_RejectsEmptyData() =>
-        Assert.Throws<ArgumentException>(() => ScatterChart.Save("x.png", "t", "x", "y", [], 640, 480));
 
     [Fact]
     public void Latency_ReportsOrderedStatistics()

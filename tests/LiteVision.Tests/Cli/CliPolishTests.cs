@@ -29,6 +29,28 @@ public sealed class CliPolishTests
     }
 
     [Fact]
+    public void DeviceOption_OfTrainEvalAndPredict_AsksForCudaOnACpuRuntime_InOneLineNamingThePackage()
+    {
+        string weights = Path.Combine(Path.GetTempPath(), $"lv-device-{Guid.NewGuid():N}.safetensors");
+        foreach (string[] args in new[]
+        {
+            new[] { "train", "mobilenet_v3_small", "--data", "bundled", "--limit-train", "8", "--epochs", "1", "--device", "cuda", "--out", Path.GetTempPath() },
+            new[] { "eval", "mobilenet_v3_small", "--weights", "DEFAULT", "--device", "cuda:1" },
+            new[] { "predict", "mobilenet_v3_small", "--weights", weights, "--device", "cuda", LiteVision.Tests.Support.Repository.PathOf("docs", "images", "accuracy_vs_macs.png") },
+        })
+        {
+            var (code, _, error) = Run(args);
+            Assert.True(code == 2, $"{args[0]}: {error}");
+            Assert.StartsWith("error:", error);
+            Assert.Contains("libtorch-cuda", error);
+            Assert.Single(error.Trim().Split('\n'));
+        }
+        var (badCode, _, badError) = Run("eval", "mobilenet_v3_small", "--weights", "DEFAULT", "--device", "tpu");
+        Assert.Equal(2, badCode);
+        Assert.Contains("use cpu, cuda or cuda:N", badError);
+    }
+
+    [Fact]
     public void PredictWithoutArguments_SaysItsErrorOnce()
     {
         var (code, _, error) = Run("predict");
