@@ -25,7 +25,7 @@ public static class MobileNetV1
     /// <summary>The registered variants: <c>mobilenet_v1</c> (α from options) and one name per paper α.</summary>
     public static IEnumerable<ModelInfo> Variants()
     {
-        const ModelOptionKinds options = ModelOptionKinds.Dropout | ModelOptionKinds.ResolutionMultiplier | ModelOptionKinds.SmallInput;
+        const ModelOptionKinds options = ModelOptionKinds.Dropout | ModelOptionKinds.ResolutionMultiplier | ModelOptionKinds.SmallInput | ModelOptionKinds.Relu6;
         yield return new ModelInfo("mobilenet_v1", "mobilenet_v1", 224,
             "MobileNetV1, depthwise-separable convs; width multiplier α and resolution multiplier ρ",
             options | ModelOptionKinds.WidthMultiplier, o => Build(o.WidthMultiplier ?? 1.0, o)) { PaperAccuracy = PaperTop1(1.0, 70.6) };
@@ -49,11 +49,12 @@ public static class MobileNetV1
         var strides = new SmallInputStrides(options);
         var features = nn.Sequential();
         long channels = Width(StemChannels);
-        features.append(new ConvNormAct(3, channels, kernelSize: 3, stride: strides.Stem(), norm: norm, activation: Activation.ReLU));
+        Activation activation = options.Relu6 ? Activation.ReLU6 : Activation.ReLU;
+        features.append(new ConvNormAct(3, channels, kernelSize: 3, stride: strides.Stem(), norm: norm, activation: activation));
         foreach (Block block in Table)
         {
             long outChannels = Width(block.OutChannels);
-            features.append(new DepthwiseSeparable(channels, outChannels, strides.Block(block.Stride), norm));
+            features.append(new DepthwiseSeparable(channels, outChannels, strides.Block(block.Stride), norm, activation));
             channels = outChannels;
         }
         // Keras and TF-slim use dropout 1e-3 (keep probability 0.999) before the classifier.

@@ -25,6 +25,8 @@ public enum ModelOptionKinds
     ResolutionMultiplier = 64,
     /// <summary><see cref="ModelOptions.SmallInput"/>.</summary>
     SmallInput = 128,
+    /// <summary><see cref="ModelOptions.Relu6"/>.</summary>
+    Relu6 = 256,
 }
 
 /// <summary>A published ImageNet-1k top-1 accuracy and where it comes from.</summary>
@@ -207,6 +209,7 @@ public sealed class ModelInfo
         Require(ModelOptionKinds.ResolutionMultiplier, options.ResolutionMultiplier, "resolution multiplier", v => v is > 0 and <= 4, "in (0, 4]");
         Require(ModelOptionKinds.ReducedTail, options.ReducedTail ? 1 : (int?)null, "reduced tail", _ => true, "");
         Require(ModelOptionKinds.Dilated, options.Dilated ? 1 : (int?)null, "dilated", _ => true, "");
+        Require(ModelOptionKinds.Relu6, options.Relu6 ? 1 : (int?)null, "ReLU6", _ => true, "");
         Require(ModelOptionKinds.SmallInput, options.SmallInput ? 1 : (int?)null, "small input", _ => true, "");
     }
 

@@ -34,6 +34,10 @@ public sealed record ModelOptions
     /// </summary>
     public bool SmallInput { get; init; }
 
+    /// <summary>MobileNetV1: ReLU6 after every convolution instead of the paper's ReLU, the network timm's
+    /// <c>mobilenetv1_100</c> weights were trained as (their catalog entry sets it).</summary>
+    public bool Relu6 { get; init; }
+
     /// <summary>MobileNetV1: resolution multiplier ρ, scaling the default input size (224 → 192, 160, 128).</summary>
     public double? ResolutionMultiplier { get; init; }
 

@@ -17,6 +17,9 @@ public static class WeightsCatalog
     private const string Apache2 = "Apache-2.0 (timm)";
     private static readonly float[] Half = [0.5f, 0.5f, 0.5f];
 
+    // Before Entries, which reads it: static fields initialise in the order they are written.
+    private static readonly ModelOptions TimmMobileNetV1 = new() { Relu6 = true };
+
     /// <summary>Every entry, model by model.</summary>
     public static IReadOnlyList<PretrainedWeights> Entries { get; } =
     [
@@ -55,8 +58,9 @@ public static class WeightsCatalog
         Tv("densenet201", "IMAGENET1K_V1", "densenet201-c1103571.pth", 76.896, 93.37, 20013928, 4.291, 77.373, P(256, 224), "https://github.com/pytorch/vision/pull/116", isDefault: true),
         Tv("googlenet", "IMAGENET1K_V1", "googlenet-1378be20.pth", 69.778, 89.53, 6624904, 1.498, 49.731, P(256, 224), References + "googlenet", isDefault: true),
 
-        Timm("mobilenet_v1", "timm/mobilenetv1_100.ra4_e3600_r224_in1k", 4231976, P(256, 224, Interpolation.Bicubic, Half, Half), adapters: ["timm-mobilenetv1"]),
-        Timm("mobilenet_v1_100", "timm/mobilenetv1_100.ra4_e3600_r224_in1k", 4231976, P(256, 224, Interpolation.Bicubic, Half, Half), adapters: ["timm-mobilenetv1"]),
+        // timm's MobileNetV1 has ReLU6 where the paper has ReLU.
+        Timm("mobilenet_v1", "timm/mobilenetv1_100.ra4_e3600_r224_in1k", 4231976, P(256, 224, Interpolation.Bicubic, Half, Half), adapters: ["timm-mobilenetv1"]) with { Options = TimmMobileNetV1 },
+        Timm("mobilenet_v1_100", "timm/mobilenetv1_100.ra4_e3600_r224_in1k", 4231976, P(256, 224, Interpolation.Bicubic, Half, Half), adapters: ["timm-mobilenetv1"]) with { Options = TimmMobileNetV1 },
         Timm("seresnet50", "timm/seresnet50.a1_in1k", 28088024, P(235, 224, Interpolation.Bicubic)),
         Timm("resnetv2_50", "timm/resnetv2_50.a1h_in1k", 25549352, P(235, 224, Interpolation.Bicubic, Half, Half)),
         Timm("resnetv2_101", "timm/resnetv2_101.a1h_in1k", 44541480, P(235, 224, Interpolation.Bicubic, Half, Half)),

@@ -214,6 +214,7 @@ public static class ModelLoader
         ReducedTail = given.ReducedTail || card.ReducedTail,
         Dilated = given.Dilated || card.Dilated,
         SmallInput = given.SmallInput || card.SmallInput,
+        Relu6 = given.Relu6 || card.Relu6,
     };
 
     private static ImageClassifier Build(ModelInfo info, ModelOptions options, bool transformInput)

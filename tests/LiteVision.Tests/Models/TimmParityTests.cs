@@ -16,7 +16,7 @@ public sealed class TimmParityTests(TimmParityTests.References references) : ICl
     public sealed record Case(string Timm, string Ours, int InputSize, ModelOptions Options, object? Kwargs = null,
         OraclePatch? Patch = null, bool TimmMobileNetV1Keys = false)
     {
-        public string Id => $"{Timm}{(Options.SmallInput ? "-small-input" : "")}";
+        public string Id => $"{Timm}{(Options.SmallInput ? "-small-input" : "")}{(Kwargs is null ? "" : "-" + string.Join("-", ((IDictionary<string, string>)Kwargs).Values))}";
 
         public override string ToString() => Id;
     }
@@ -36,7 +36,9 @@ public sealed class TimmParityTests(TimmParityTests.References references) : ICl
         // Small input (docs/small-input.md): timm's model with its stem and first strided block at stride 1.
         new("mobilenetv4_conv_small", "mobilenetv4_conv_small", 32, SmallInput, Patch: new(["conv_stem", "blocks.0.0.conv"])),
         new("mobilenetv4_conv_medium", "mobilenetv4_conv_medium", 32, SmallInput, Patch: new(["conv_stem", "blocks.0.0.conv_exp"])),
-        // timm's MobileNetV1 has ReLU6 where ours (the paper's) has ReLU: the same network is timm's with act_layer relu.
+        // timm's MobileNetV1 has ReLU6 (the catalog's timm weights build ours with Relu6); the paper's ReLU network is
+        // timm's with act_layer relu.
+        new("mobilenetv1_100", "mobilenet_v1_100", 128, new ModelOptions { Relu6 = true }, TimmMobileNetV1Keys: true),
         new("mobilenetv1_100", "mobilenet_v1_100", 128, Default, Kwargs: new Dictionary<string, string> { ["act_layer"] = "relu" },
             TimmMobileNetV1Keys: true),
     ];

@@ -112,4 +112,18 @@ public sealed class ModelEvaluationTests
         Assert.StartsWith("Howard et al. 2017", rows[1].Top1Source);
         Assert.Equal(ModelZoo.Get("mobilenet_v1_050").CountParameters(ModelOptions.Default), rows[1].Params);
     }
+
+    [Fact]
+    public void TimmsMobileNetV1Weights_BuildTheReLU6Network_ThePapersNameStaysReLU()
+    {
+        PretrainedWeights entry = ModelZoo.Get("mobilenet_v1").Weights.Single(e => e.IsDefault);
+        Assert.True(ModelCard.FromCatalog(entry).Options.Relu6);
+        using (ImageClassifier timm = ModelZoo.Create("mobilenet_v1", entry.Options!), paper = ModelZoo.Create("mobilenet_v1"))
+        {
+            Assert.Equal(1 + 13 * 2, timm.modules().Count(m => m is TorchSharp.Modules.ReLU6));   // the stem and both convs of 13 blocks
+            Assert.DoesNotContain(paper.modules(), m => m is TorchSharp.Modules.ReLU6);
+        }
+        Assert.False(ModelOptions.Default.Relu6);
+        Assert.Throws<ArgumentException>(() => ModelZoo.Create("mobilenet_v2", new ModelOptions { Relu6 = true }));
+    }
 }
