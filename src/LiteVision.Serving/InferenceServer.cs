@@ -274,17 +274,22 @@ public sealed class InferenceServer : IAsyncDisposable
         return body.ToArray();
     }
 
-    private async Task<float[]> RunAsync(ServedModel model, float[] images, int count)
+    // Waits for the batcher at most RequestTimeout (queueing, batching delay and the run together); a request that times
+    // out, or whose client hangs up, is dropped from its batch rather than run.
+    private async Task<float[]> RunAsync(HttpContext context, ServedModel model, float[] images, int count)
     {
-        if (!model.TryEnqueue(images, count, out Task<float[]> logits))
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        deadline.CancelAfter(_options.RequestTimeout);
+        if (!model.TryEnqueue(images, count, deadline.Token, out Task<float[]> logits))
             throw new ServingException(StatusCodes.Status503ServiceUnavailable, $"Model '{model.Name}' is overloaded: its queue of {_options.QueueCapacity} requests is full; retry later.");
         try
         {
-            return await logits.WaitAsync(_options.RequestTimeout).ConfigureAwait(false);
+            return await logits.WaitAsync(deadline.Token).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
         {
-            throw new ServingException(StatusCodes.Status503ServiceUnavailable, $"The request timed out after {_options.RequestTimeout.TotalSeconds:0.#} s.");
+            throw new ServingException(StatusCodes.Status503ServiceUnavailable,
+                string.Create(CultureInfo.InvariantCulture, $"The request timed out after {_options.RequestTimeout.TotalSeconds:0.###} s waiting for model '{model.Name}'."));
         }
     }
 
@@ -309,7 +314,7 @@ public sealed class InferenceServer : IAsyncDisposable
         if (root is not JsonObject request || request["inputs"] is not JsonArray inputs || inputs.Count != 1 || inputs[0] is not JsonObject input)
             throw new ServingException(StatusCodes.Status400BadRequest, $"Expected {{\"inputs\": [one tensor named '{InputName}']}}.");
         (float[] images, int count) = ReadInput(model, input, body.AsSpan(jsonLength));
-        float[] logits = await RunAsync(model, images, count).ConfigureAwait(false);
+        float[] logits = await RunAsync(context, model, images, count).ConfigureAwait(false);
         int classes = logits.Length / count;
 
         JsonArray requested = request["outputs"] as JsonArray ?? [new JsonObject { ["name"] = OutputName }];
@@ -440,7 +445,7 @@ public sealed class InferenceServer : IAsyncDisposable
         }
         else encoded = await ReadBodyAsync(context).ConfigureAwait(false);
         float[] image = Preprocess(model, encoded);
-        float[] logits = await RunAsync(model, image, 1).ConfigureAwait(false);
+        float[] logits = await RunAsync(context, model, image, 1).ConfigureAwait(false);
         IReadOnlyList<Prediction> predictions = model.Predictor.TopK(logits, Math.Min(topK, logits.Length));
         return Results.Json(new { predictions = predictions.Select(p => new { index = p.Index, label = p.Label, probability = p.Probability }) });
     }

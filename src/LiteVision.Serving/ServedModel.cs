@@ -81,10 +81,13 @@ internal sealed class ServedModel : IDisposable
 
     public int ImageLength => Predictor.Input.Channels * Predictor.Input.Size * Predictor.Input.Size;
 
-    /// <summary>Queues <paramref name="count"/> normalised images and waits for their logits; false when the queue is full.</summary>
-    public bool TryEnqueue(float[] images, int count, out Task<float[]> logits)
+    /// <summary>
+    /// Queues <paramref name="count"/> normalised images and waits for their logits; false when the queue is full. Once
+    /// <paramref name="abandoned"/> is cancelled (timeout, client gone) the images are dropped instead of run.
+    /// </summary>
+    public bool TryEnqueue(float[] images, int count, CancellationToken abandoned, out Task<float[]> logits)
     {
-        var item = new BatchItem(images, count, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var item = new BatchItem(images, count, abandoned, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously));
         logits = item.Result.Task;
         if (!_queue.Writer.TryWrite(item)) return false;
         _metrics.QueueDepth.WithLabels(Name).Set(Interlocked.Increment(ref _depth));
@@ -148,6 +151,15 @@ internal sealed class ServedModel : IDisposable
 
     private void Run(List<BatchItem> batch, int images)
     {
+        // Requests whose callers stopped waiting are not worth their share of the run.
+        foreach (BatchItem item in batch)
+            if (item.Abandoned.IsCancellationRequested)
+            {
+                item.Result.TrySetCanceled(item.Abandoned);
+                images -= item.Count;
+            }
+        batch.RemoveAll(item => item.Abandoned.IsCancellationRequested);
+        if (batch.Count == 0) return;
         try
         {
             float[] input;
@@ -179,5 +191,5 @@ internal sealed class ServedModel : IDisposable
         }
     }
 
-    private sealed record BatchItem(float[] Images, int Count, TaskCompletionSource<float[]> Result);
+    private sealed record BatchItem(float[] Images, int Count, CancellationToken Abandoned, TaskCompletionSource<float[]> Result);
 }

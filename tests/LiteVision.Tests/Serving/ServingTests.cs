@@ -248,6 +248,41 @@ public sealed class ServingTests(ServingFixture fixture) : IClassFixture<Serving
     }
 
     [Fact]
+    public async Task RequestTimeout_AnswersA503JsonError_DropsTheRequestFromItsBatch_AndTheNextRequestIsServed()
+    {
+        // A lone image waits for its batch to fill for up to MaxBatchDelay (10 s): far past the 300 ms timeout.
+        var timeout = TimeSpan.FromMilliseconds(300);
+        await using InferenceServer server = await Start(new ServerOptions { MaxBatchSize = 8, MaxBatchDelay = TimeSpan.FromSeconds(10), RequestTimeout = timeout });
+        using var client = new InferenceClient(server.Url);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var slow = await Assert.ThrowsAsync<InferenceServerException>(() => client.InferAsync("beta", new InferInput("input", ImageShape(), RandomImage(20)), binary: true));
+        TimeSpan waited = clock.Elapsed;
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, slow.Status);
+        Assert.Contains("timed out after 0.3 s", slow.Message, StringComparison.Ordinal);
+        Assert.True(waited >= timeout && waited < TimeSpan.FromSeconds(5), $"answered after {waited}");
+
+        // A full batch runs at once, and gives the engine's logits.
+        float[] images = RandomImage(21, count: 8);
+        IReadOnlyList<InferOutput> answer = await client.InferAsync("beta", new InferInput("input", ImageShape(8), images), binary: true);
+        using var engine = new OnnxEngine(fixture.Onnx("beta", 1));
+        OnnxTestModels.AssertClose(engine.Run(images, 8, ServingFixture.Size), answer[0].Floats!, 1e-4);
+
+        // The timed-out image was dropped from its batch, not run: only the eight were.
+        string metrics = await Http.GetStringAsync(new Uri(server.Url, "metrics"));
+        Assert.Contains("litevision_inferences_total{model=\"beta\"} 8\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("litevision_requests_total{model=\"beta\",endpoint=\"infer\",status=\"503\"} 1\n", metrics, StringComparison.Ordinal);
+
+        // The raw answer is the protocol's JSON error with Retry-After.
+        var body = new JsonObject { ["inputs"] = new JsonArray(new JsonObject { ["name"] = "input", ["shape"] = new JsonArray(1, 3, 32, 32), ["datatype"] = "FP32",
+            ["data"] = new JsonArray(RandomImage(22).Select(v => (JsonNode)v).ToArray()) }) }.ToJsonString();
+        (HttpStatusCode status, JsonNode? error, HttpResponseMessage response) = await Send(HttpMethod.Post, new Uri(server.Url, "v2/models/beta/infer"), Json(body));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType!.ToString());
+        Assert.Contains("timed out", error!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.NotNull(response.Headers.RetryAfter);
+    }
+
+    [Fact]
     public async Task DynamicBatching_GathersConcurrentRequestsIntoOneRun()
     {
         await using InferenceServer server = await Start(new ServerOptions { MaxBatchSize = 8, MaxBatchDelay = TimeSpan.FromMilliseconds(50) });
