@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using LiteVision.Inference;
@@ -45,6 +46,10 @@ internal sealed class ServedModel : IDisposable
     private readonly Task _worker;
     private readonly ServerOptions _options;
     private readonly ServingMetrics _metrics;
+    // Single-image buffers (600 KB at 224×224) come back after their run: allocating one per request made the server's
+    // time go to zeroing fresh pages and collecting the large-object heap.
+    private readonly ConcurrentBag<float[]> _imageBuffers = [];
+    private readonly int _imageBuffersKept;
     private int _depth;
 
     public ServedModel(string name, int version, string onnxPath, IReadOnlyList<string>? labels, ServerOptions options, ServingMetrics metrics)
@@ -66,6 +71,7 @@ internal sealed class ServedModel : IDisposable
             engine.Dispose();
             throw;
         }
+        _imageBuffersKept = Math.Min(options.QueueCapacity, 4 * options.MaxBatchSize);
         _queue = Channel.CreateBounded<BatchItem>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         _worker = Task.Factory.StartNew(RunBatches, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
     }
@@ -80,6 +86,13 @@ internal sealed class ServedModel : IDisposable
     public Predictor Predictor { get; }
 
     public int ImageLength => Predictor.Input.Channels * Predictor.Input.Size * Predictor.Input.Size;
+
+    /// <summary>
+    /// A buffer for <paramref name="count"/> images, its contents undefined: a reused one for a single image, else a new one.
+    /// Once queued with <see cref="TryEnqueue"/> it belongs to the batcher.
+    /// </summary>
+    public float[] RentImages(int count) =>
+        count == 1 && _imageBuffers.TryTake(out float[]? reused) ? reused : GC.AllocateUninitializedArray<float>(count * ImageLength);
 
     /// <summary>
     /// Queues <paramref name="count"/> normalised images and waits for their logits; false when the queue is full. Once
@@ -152,23 +165,27 @@ internal sealed class ServedModel : IDisposable
     private void Run(List<BatchItem> batch, int images)
     {
         // Requests whose callers stopped waiting are not worth their share of the run.
+        var running = new List<BatchItem>(batch.Count);
         foreach (BatchItem item in batch)
-            if (item.Abandoned.IsCancellationRequested)
+        {
+            if (!item.Abandoned.IsCancellationRequested)
             {
-                item.Result.TrySetCanceled(item.Abandoned);
-                images -= item.Count;
+                running.Add(item);
+                continue;
             }
-        batch.RemoveAll(item => item.Abandoned.IsCancellationRequested);
-        if (batch.Count == 0) return;
+            item.Result.TrySetCanceled(item.Abandoned);
+            images -= item.Count;
+        }
         try
         {
+            if (running.Count == 0) return;
             float[] input;
-            if (batch.Count == 1) input = batch[0].Images;
+            if (running.Count == 1) input = running[0].Images;
             else
             {
-                input = new float[images * ImageLength];
+                input = GC.AllocateUninitializedArray<float>(images * ImageLength);
                 int offset = 0;
-                foreach (BatchItem item in batch)
+                foreach (BatchItem item in running)
                 {
                     item.Images.CopyTo(input, offset);
                     offset += item.Images.Length;
@@ -179,7 +196,7 @@ internal sealed class ServedModel : IDisposable
             _metrics.Inferences.WithLabels(Name).Inc(images);
             int classes = logits.Length / images;
             int start = 0;
-            foreach (BatchItem item in batch)
+            foreach (BatchItem item in running)
             {
                 item.Result.TrySetResult(logits.AsSpan(start * classes, item.Count * classes).ToArray());
                 start += item.Count;
@@ -187,7 +204,13 @@ internal sealed class ServedModel : IDisposable
         }
         catch (Exception exception)
         {
-            foreach (BatchItem item in batch) item.Result.TrySetException(exception);
+            foreach (BatchItem item in running) item.Result.TrySetException(exception);
+        }
+        finally
+        {
+            // The run is over (or never happened), so nobody reads these buffers any more.
+            foreach (BatchItem item in batch)
+                if (item.Count == 1 && _imageBuffers.Count < _imageBuffersKept) _imageBuffers.Add(item.Images);
         }
     }
 

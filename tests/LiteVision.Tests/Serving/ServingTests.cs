@@ -187,8 +187,21 @@ public sealed class ServingTests(ServingFixture fixture) : IClassFixture<Serving
             ["data"] = new JsonArray(RandomImage(4).Select(v => (JsonNode)v).ToArray()) }) }.ToJsonString();
         string Tensor(string datatype, string shape, int count) =>
             $"{{\"inputs\": [{{\"name\": \"input\", \"datatype\": \"{datatype}\", \"shape\": {shape}, \"data\": [{string.Join(",", Enumerable.Repeat("0", count))}]}}]}}";
+        // The binary tensor extension: a JSON header of the given length, then raw FP32 bytes.
+        HttpContent Binary(long announcedSize, int dataBytes, int? headerLength = null)
+        {
+            byte[] header = Encoding.UTF8.GetBytes($"{{\"inputs\": [{{\"name\": \"input\", \"datatype\": \"FP32\", \"shape\": [1, 3, 32, 32], \"parameters\": {{\"binary_data_size\": {announcedSize}}}}}]}}");
+            var content = new ByteArrayContent([.. header, .. new byte[dataBytes]]);
+            content.Headers.Add(InferenceClient.HeaderLengthHeader, (headerLength ?? header.Length).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return content;
+        }
         var cases = new (string What, string Path, HttpContent Content, HttpStatusCode Status)[]
         {
+            ("binary_data_size not the tensor's", "v2/models/alpha/infer", Binary(3000 * 4, 3000 * 4), HttpStatusCode.BadRequest),
+            ("binary data shorter than announced", "v2/models/alpha/infer", Binary(3072 * 4, 1000), HttpStatusCode.BadRequest),
+            ("binary header length beyond the body", "v2/models/alpha/infer", Binary(3072 * 4, 0, headerLength: 100_000), HttpStatusCode.BadRequest),
+            ("binary header length not a number", "v2/models/alpha/infer", Binary(3072 * 4, 3072 * 4, headerLength: -5), HttpStatusCode.BadRequest),
+            ("binary body over the limit", "v2/models/alpha/infer", Binary(3072 * 4, (1 << 20) + 10), HttpStatusCode.RequestEntityTooLarge),
             ("malformed JSON", "v2/models/alpha/infer", Json("{\"inputs\": [ {"), HttpStatusCode.BadRequest),
             ("wrong datatype", "v2/models/alpha/infer", Json(Tensor("INT64", "[1, 3, 32, 32]", 3072)), HttpStatusCode.BadRequest),
             ("wrong shape", "v2/models/alpha/infer", Json(Tensor("FP32", "[1, 3, 16, 16]", 768)), HttpStatusCode.BadRequest),
