@@ -105,6 +105,7 @@ public sealed class InferenceServer : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = _options.MaxBodyBytes * 4;
             kestrel.Listen(System.Net.IPAddress.Parse(_options.Host == "localhost" ? "127.0.0.1" : _options.Host), _options.Port);
         });
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = _options.RequestTimeout);
         builder.Services.Configure<ConsoleLifetimeOptions>(console => console.SuppressStatusMessages = true);
         WebApplication app = builder.Build();
