@@ -19,7 +19,7 @@ internal sealed class LargeBlockMemoryPoolFactory : IMemoryPoolFactory<byte>
 internal sealed class LargeBlockMemoryPool : MemoryPool<byte>
 {
     public const int BlockSize = 64 * 1024;
-    public const int MaxFreeBlocks = 1024;
+    public const int MaxFreeBlocks = 256;
     private readonly ConcurrentQueue<Block> _free = new();
 
     public override int MaxBufferSize => BlockSize;

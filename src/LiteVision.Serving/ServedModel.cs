@@ -42,7 +42,7 @@ public sealed record ServerOptions
 /// <summary>One version of a served model: its ONNX Runtime engine, preprocessing, labels and dynamic batcher.</summary>
 internal sealed class ServedModel : IDisposable
 {
-    private const int BatchInputsKept = 4;
+    private const int BatchInputsKept = 6;
     private readonly Channel<BatchItem> _queue;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ServerOptions _options;
@@ -51,7 +51,7 @@ internal sealed class ServedModel : IDisposable
     // time go to zeroing fresh pages and collecting the large-object heap.
     private readonly ConcurrentBag<float[]> _imageBuffers = [];
     private readonly int _imageBuffersKept;
-    // The batcher's input buffers of the last few batch sizes, most recent first: a fresh 19 MB array per batch of 32
+    // The batcher's input buffers of the last six batch sizes, most recent first: a fresh 19 MB array per batch of 32
     // cost a tenth of the server's time in page faults (perf: clear_page under the batch copy).
     private readonly List<float[]> _batchInputs = [];
     private int _depth;
@@ -75,7 +75,7 @@ internal sealed class ServedModel : IDisposable
             engine.Dispose();
             throw;
         }
-        _imageBuffersKept = Math.Min(options.QueueCapacity, 4 * options.MaxBatchSize);
+        _imageBuffersKept = Math.Min(options.QueueCapacity, 2 * options.MaxBatchSize);
         _queue = Channel.CreateBounded<BatchItem>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
         // A thread of its own: ONNX Runtime runs block it for the batch's duration, which would hold a thread-pool worker
         // that Kestrel needs for reading the next requests.
@@ -127,28 +127,37 @@ internal sealed class ServedModel : IDisposable
         Predictor.Dispose();
     }
 
-    // Gathers queued requests into batches of at most MaxBatchSize images, waiting at most MaxBatchDelay after the first.
+    // Gathers queued requests into batches of at most MaxBatchSize images, waiting at most MaxBatchDelay after the first,
+    // then trims the batch to a preferred size (see IsPreferredBatchSize); trimmed requests lead the next batch.
     private void RunBatches()
     {
         try
         {
             ChannelReader<BatchItem> reader = _queue.Reader;
             var batch = new List<BatchItem>();
-            BatchItem? carried = null;
-            while (carried is not null || WaitToRead(reader, CancellationToken.None))
+            var pending = new List<BatchItem>();   // read from the queue, not yet run; oldest first
+            while (pending.Count > 0 || WaitToRead(reader, CancellationToken.None))
             {
                 batch.Clear();
                 int images = 0;
-                if (carried is null && !reader.TryRead(out carried)) continue;
-                batch.Add(carried);
-                images += carried.Count;
-                carried = null;
+                while (pending.Count > 0 && images + pending[0].Count <= _options.MaxBatchSize)
+                {
+                    images += pending[0].Count;
+                    batch.Add(pending[0]);
+                    pending.RemoveAt(0);
+                }
+                if (batch.Count == 0)
+                {
+                    if (!reader.TryRead(out BatchItem? first)) continue;
+                    batch.Add(first);
+                    images += first.Count;
+                }
                 long deadline = Stopwatch.GetTimestamp() + (long)(_options.MaxBatchDelay.TotalSeconds * Stopwatch.Frequency);
-                while (images < _options.MaxBatchSize)
+                while (images < _options.MaxBatchSize && pending.Count == 0)
                 {
                     if (reader.TryRead(out BatchItem? next))
                     {
-                        if (images + next.Count > _options.MaxBatchSize) { carried = next; break; }
+                        if (images + next.Count > _options.MaxBatchSize) { pending.Add(next); break; }
                         batch.Add(next);
                         images += next.Count;
                         continue;
@@ -165,6 +174,12 @@ internal sealed class ServedModel : IDisposable
                         break;
                     }
                 }
+                while (!IsPreferredBatchSize(images) && batch.Count > 1 && batch[^1].Count == 1)
+                {
+                    pending.Insert(0, batch[^1]);   // the newest goes back first, so pending stays oldest first
+                    batch.RemoveAt(batch.Count - 1);
+                    images--;
+                }
                 _metrics.QueueDepth.WithLabels(Name).Set(Interlocked.Add(ref _depth, -batch.Count));
                 Run(batch, images);
             }
@@ -174,6 +189,11 @@ internal sealed class ServedModel : IDisposable
             _stopped.TrySetResult();
         }
     }
+
+    // Batch sizes the batcher runs when it can: 1–8, multiples of 8, and the maximum. ONNX Runtime plans its memory per
+    // input shape, and the batcher keeps an input buffer per size: with every size from 1 to 32 in play the server's
+    // resident memory kept growing round after round (benchmarks.md), with these few it levels off.
+    private bool IsPreferredBatchSize(int images) => images <= 8 || images % 8 == 0 || images == _options.MaxBatchSize;
 
     // Blocks this (dedicated) thread until the queue has an item; false once it is completed and empty.
     private static bool WaitToRead(ChannelReader<BatchItem> reader, CancellationToken cancellation)

@@ -310,6 +310,23 @@ public sealed class ServingTests(ServingFixture fixture) : IClassFixture<Serving
     }
 
     [Fact]
+    public async Task DynamicBatching_TrimsToAPreferredSize_AndRunsTheRestNext()
+    {
+        // Eleven requests gathered at once: 11 is not a preferred size (1–8, multiples of 8, the maximum), so 8 run and 3 follow.
+        await using InferenceServer server = await Start(new ServerOptions { MaxBatchSize = 16, MaxBatchDelay = TimeSpan.FromMilliseconds(800) });
+        using var client = new InferenceClient(server.Url);
+        using var engine = new OnnxEngine(fixture.Onnx("beta", 1));
+        float[][] images = Enumerable.Range(0, 11).Select(i => RandomImage(30 + i)).ToArray();
+        var answers = await Task.WhenAll(images.Select(image => client.InferAsync("beta", new InferInput("input", ImageShape(), image), binary: true)));
+        for (int i = 0; i < images.Length; i++) OnnxTestModels.AssertClose(engine.Run(images[i], 1, ServingFixture.Size), answers[i][0].Floats!, 1e-4);
+        string[] metrics = (await Http.GetStringAsync(new Uri(server.Url, "metrics"))).Split('\n');
+        string Value(string name) => metrics.Single(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1];
+        Assert.Equal("2", Value("litevision_batch_size_count{model=\"beta\"}"));
+        Assert.Equal("11", Value("litevision_batch_size_sum{model=\"beta\"}"));
+        Assert.Equal("2", Value("litevision_batch_size_bucket{model=\"beta\",le=\"8\"}"));
+    }
+
+    [Fact]
     public async Task SingleOnnxFile_IsServedUnderItsFileName_AndTheWebPageIsServed()
     {
         using var directory = new TempDirectory();
