@@ -42,7 +42,6 @@ public sealed record ServerOptions
 /// <summary>One version of a served model: its ONNX Runtime engine, preprocessing, labels and dynamic batcher.</summary>
 internal sealed class ServedModel : IDisposable
 {
-    private const int BatchInputsKept = 6;
     private readonly Channel<BatchItem> _queue;
     private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ServerOptions _options;
@@ -51,8 +50,9 @@ internal sealed class ServedModel : IDisposable
     // time go to zeroing fresh pages and collecting the large-object heap.
     private readonly ConcurrentBag<float[]> _imageBuffers = [];
     private readonly int _imageBuffersKept;
-    // The batcher's input buffers of the last six batch sizes, most recent first: a fresh 19 MB array per batch of 32
-    // cost a tenth of the server's time in page faults (perf: clear_page under the batch copy).
+    // The batcher's input buffers by batch size, most recent first, together at most 4·MaxBatchSize images (all the
+    // preferred sizes up to a maximum of 32): a fresh 19 MB array per batch of 32 cost a tenth of the server's time in
+    // page faults (perf: clear_page under the batch copy), and evicting them fragmented the large-object heap.
     private readonly List<float[]> _batchInputs = [];
     private int _depth;
 
@@ -209,8 +209,9 @@ internal sealed class ServedModel : IDisposable
         int index = _batchInputs.FindIndex(buffer => buffer.Length == length);
         float[] input = index >= 0 ? _batchInputs[index] : GC.AllocateUninitializedArray<float>(length);
         if (index >= 0) _batchInputs.RemoveAt(index);
-        else if (_batchInputs.Count == BatchInputsKept) _batchInputs.RemoveAt(BatchInputsKept - 1);
         _batchInputs.Insert(0, input);
+        long kept = 4L * _options.MaxBatchSize * ImageLength;
+        while (_batchInputs.Count > 1 && _batchInputs.Sum(buffer => (long)buffer.Length) > kept) _batchInputs.RemoveAt(_batchInputs.Count - 1);
         return input;
     }
 
