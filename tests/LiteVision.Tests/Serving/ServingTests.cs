@@ -298,28 +298,28 @@ public sealed class ServingTests(ServingFixture fixture) : IClassFixture<Serving
     [Fact]
     public async Task DynamicBatching_GathersConcurrentRequestsIntoOneRun()
     {
-        await using InferenceServer server = await Start(new ServerOptions { MaxBatchSize = 8, MaxBatchDelay = TimeSpan.FromMilliseconds(50) });
+        string[] metrics = await InferConcurrently(new ServerOptions { MaxBatchSize = 8, MaxBatchDelay = TimeSpan.FromMilliseconds(50) }, 8, seed: 10);
+        string count = metrics.Single(l => l.StartsWith("litevision_batch_size_count{model=\"beta\"}", StringComparison.Ordinal));
+        Assert.True(double.Parse(count.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) < 8, count);   // fewer runs than requests
+    }
+
+    // Sends `count` single images to beta at once, checks each answer against the engine, and returns the /metrics lines.
+    private async Task<string[]> InferConcurrently(ServerOptions options, int count, int seed)
+    {
+        await using InferenceServer server = await Start(options);
         using var client = new InferenceClient(server.Url);
         using var engine = new OnnxEngine(fixture.Onnx("beta", 1));
-        float[][] images = Enumerable.Range(0, 8).Select(i => RandomImage(10 + i)).ToArray();
+        float[][] images = Enumerable.Range(0, count).Select(i => RandomImage(seed + i)).ToArray();
         var answers = await Task.WhenAll(images.Select(image => client.InferAsync("beta", new InferInput("input", ImageShape(), image), binary: true)));
         for (int i = 0; i < images.Length; i++) OnnxTestModels.AssertClose(engine.Run(images[i], 1, ServingFixture.Size), answers[i][0].Floats!, 1e-4);
-        string metrics = await Http.GetStringAsync(new Uri(server.Url, "metrics"));
-        string count = metrics.Split('\n').Single(l => l.StartsWith("litevision_batch_size_count{model=\"beta\"}", StringComparison.Ordinal));
-        Assert.True(double.Parse(count.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) < 8, count);   // fewer runs than requests
+        return (await Http.GetStringAsync(new Uri(server.Url, "metrics"))).Split('\n');
     }
 
     [Fact]
     public async Task DynamicBatching_TrimsToAPreferredSize_AndRunsTheRestNext()
     {
         // Eleven requests gathered at once: 11 is not a preferred size (1–8, multiples of 8, the maximum), so 8 run and 3 follow.
-        await using InferenceServer server = await Start(new ServerOptions { MaxBatchSize = 16, MaxBatchDelay = TimeSpan.FromMilliseconds(800) });
-        using var client = new InferenceClient(server.Url);
-        using var engine = new OnnxEngine(fixture.Onnx("beta", 1));
-        float[][] images = Enumerable.Range(0, 11).Select(i => RandomImage(30 + i)).ToArray();
-        var answers = await Task.WhenAll(images.Select(image => client.InferAsync("beta", new InferInput("input", ImageShape(), image), binary: true)));
-        for (int i = 0; i < images.Length; i++) OnnxTestModels.AssertClose(engine.Run(images[i], 1, ServingFixture.Size), answers[i][0].Floats!, 1e-4);
-        string[] metrics = (await Http.GetStringAsync(new Uri(server.Url, "metrics"))).Split('\n');
+        string[] metrics = await InferConcurrently(new ServerOptions { MaxBatchSize = 16, MaxBatchDelay = TimeSpan.FromMilliseconds(800) }, 11, seed: 30);
         string Value(string name) => metrics.Single(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1];
         Assert.Equal("2", Value("litevision_batch_size_count{model=\"beta\"}"));
         Assert.Equal("11", Value("litevision_batch_size_sum{model=\"beta\"}"));
