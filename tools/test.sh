@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the LiteVision test suite. On a fresh Debian 12 machine it first installs the reference oracle
-# (python3-torchvision, python3-onnx) and the Fashion-MNIST files that the tests compare against.
+# (python3-torchvision, python3-onnx), the Fashion-MNIST files that the tests compare against, and chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -8,6 +8,8 @@ missing=()
 /usr/bin/python3 -c "import torchvision" 2>/dev/null || missing+=(python3-torchvision)
 /usr/bin/python3 -c "import onnx" 2>/dev/null || missing+=(python3-onnx)
 [ -d /usr/share/datasets/fashion-mnist ] || missing+=(dataset-fashion-mnist)
+# The web page's browser test drives the system Chromium through Playwright (no browser download).
+command -v chromium >/dev/null || missing+=(chromium)
 if [ ${#missing[@]} -gt 0 ]; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"

@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Globalization;
+using System.IO.Pipelines;
 using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Text.Json.Nodes;
@@ -103,6 +105,7 @@ public sealed class InferenceServer : IAsyncDisposable
             kestrel.Limits.MaxRequestBodySize = _options.MaxBodyBytes * 4;
             kestrel.Listen(System.Net.IPAddress.Parse(_options.Host == "localhost" ? "127.0.0.1" : _options.Host), _options.Port);
         });
+        builder.Services.AddSingleton<Microsoft.AspNetCore.Connections.IMemoryPoolFactory<byte>, LargeBlockMemoryPoolFactory>();
         builder.Services.Configure<HostOptions>(host => host.ShutdownTimeout = _options.RequestTimeout);
         builder.Services.Configure<ConsoleLifetimeOptions>(console => console.SuppressStatusMessages = true);
         WebApplication app = builder.Build();
@@ -260,6 +263,14 @@ public sealed class InferenceServer : IAsyncDisposable
     // connection) and discarded. Kestrel itself cuts bodies beyond four times the limit.
     private async Task<byte[]> ReadBodyAsync(HttpContext context)
     {
+        if (context.Request.ContentLength is { } length && length <= _options.MaxBodyBytes)
+        {
+            // The common case: one buffer of the announced size, filled straight from Kestrel's buffers.
+            var exact = new byte[length];
+            if (await FillAsync(context.Request.BodyReader, exact.AsMemory(), context.RequestAborted).ConfigureAwait(false) < length)
+                throw new ServingException(StatusCodes.Status400BadRequest, $"The body ended before its Content-Length of {length} bytes.");
+            return exact;
+        }
         using var body = new MemoryStream();
         var buffer = new byte[81920];
         long total = 0;
@@ -274,33 +285,76 @@ public sealed class InferenceServer : IAsyncDisposable
         return body.ToArray();
     }
 
-    private async Task<float[]> RunAsync(ServedModel model, float[] images, int count)
+    // Copies the next target.Length bytes of the body into target; returns how many there were (fewer at the body's end).
+    private static async Task<int> FillAsync(PipeReader reader, Memory<byte> target, CancellationToken cancellation)
     {
-        if (!model.TryEnqueue(images, count, out Task<float[]> logits))
+        int filled = 0;
+        while (filled < target.Length)
+        {
+            ReadResult result = await reader.ReadAsync(cancellation).ConfigureAwait(false);
+            ReadOnlySequence<byte> data = result.Buffer;
+            int take = (int)Math.Min(data.Length, target.Length - filled);
+            data.Slice(0, take).CopyTo(target.Span[filled..]);
+            filled += take;
+            reader.AdvanceTo(data.GetPosition(take));
+            if (take == 0 && result.IsCompleted) break;
+        }
+        return filled;
+    }
+
+    // Reads and discards the rest of the body; returns its length.
+    private static async Task<long> SkipRestAsync(PipeReader reader, CancellationToken cancellation)
+    {
+        long skipped = 0;
+        while (true)
+        {
+            ReadResult result = await reader.ReadAsync(cancellation).ConfigureAwait(false);
+            skipped += result.Buffer.Length;
+            reader.AdvanceTo(result.Buffer.End);
+            if (result.IsCompleted) return skipped;
+        }
+    }
+
+    // Waits for the batcher at most RequestTimeout (queueing, batching delay and the run together); a request that times
+    // out, or whose client hangs up, is dropped from its batch rather than run.
+    private async Task<float[]> RunAsync(HttpContext context, ServedModel model, float[] images, int count)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        deadline.CancelAfter(_options.RequestTimeout);
+        if (!model.TryEnqueue(images, count, deadline.Token, out Task<float[]> logits))
             throw new ServingException(StatusCodes.Status503ServiceUnavailable, $"Model '{model.Name}' is overloaded: its queue of {_options.QueueCapacity} requests is full; retry later.");
         try
         {
-            return await logits.WaitAsync(_options.RequestTimeout).ConfigureAwait(false);
+            return await logits.WaitAsync(deadline.Token).ConfigureAwait(false);
         }
-        catch (TimeoutException)
+        catch (OperationCanceledException) when (!context.RequestAborted.IsCancellationRequested)
         {
-            throw new ServingException(StatusCodes.Status503ServiceUnavailable, $"The request timed out after {_options.RequestTimeout.TotalSeconds:0.#} s.");
+            throw new ServingException(StatusCodes.Status503ServiceUnavailable,
+                string.Create(CultureInfo.InvariantCulture, $"The request timed out after {_options.RequestTimeout.TotalSeconds:0.###} s waiting for model '{model.Name}'."));
         }
     }
 
     private async Task<IResult> InferAsync(HttpContext context, ServedModel model)
     {
-        byte[] body = await ReadBodyAsync(context).ConfigureAwait(false);
-        int jsonLength = body.Length;
-        if (context.Request.Headers.TryGetValue(InferenceClient.HeaderLengthHeader, out var header))
+        // With the binary extension only the JSON header is read here; the tensor's bytes go from Kestrel's buffers
+        // straight into the image buffer (ReadInputAsync), the copy that dominates a 224×224 request.
+        if (context.Request.ContentLength > _options.MaxBodyBytes) await ReadBodyAsync(context).ConfigureAwait(false);   // answers 413
+        byte[] requestJson;
+        bool binaryFollows = context.Request.Headers.TryGetValue(InferenceClient.HeaderLengthHeader, out var header);
+        if (binaryFollows)
         {
-            if (!int.TryParse(header.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out jsonLength) || jsonLength > body.Length)
+            if (!int.TryParse(header.ToString(), NumberStyles.None, CultureInfo.InvariantCulture, out int jsonLength)
+                || jsonLength > (context.Request.ContentLength ?? _options.MaxBodyBytes))
+                throw new ServingException(StatusCodes.Status400BadRequest, $"{InferenceClient.HeaderLengthHeader} '{header}' is not a length within the body.");
+            requestJson = new byte[jsonLength];
+            if (await FillAsync(context.Request.BodyReader, requestJson, context.RequestAborted).ConfigureAwait(false) < jsonLength)
                 throw new ServingException(StatusCodes.Status400BadRequest, $"{InferenceClient.HeaderLengthHeader} '{header}' is not a length within the body.");
         }
+        else requestJson = await ReadBodyAsync(context).ConfigureAwait(false);
         JsonNode? root;
         try
         {
-            root = JsonNode.Parse(body.AsSpan(0, jsonLength));
+            root = JsonNode.Parse(requestJson);
         }
         catch (JsonException exception)
         {
@@ -308,8 +362,8 @@ public sealed class InferenceServer : IAsyncDisposable
         }
         if (root is not JsonObject request || request["inputs"] is not JsonArray inputs || inputs.Count != 1 || inputs[0] is not JsonObject input)
             throw new ServingException(StatusCodes.Status400BadRequest, $"Expected {{\"inputs\": [one tensor named '{InputName}']}}.");
-        (float[] images, int count) = ReadInput(model, input, body.AsSpan(jsonLength));
-        float[] logits = await RunAsync(model, images, count).ConfigureAwait(false);
+        (float[] images, int count) = await ReadInputAsync(context, model, input, requestJson.Length, binaryFollows).ConfigureAwait(false);
+        float[] logits = await RunAsync(context, model, images, count).ConfigureAwait(false);
         int classes = logits.Length / count;
 
         JsonArray requested = request["outputs"] as JsonArray ?? [new JsonObject { ["name"] = OutputName }];
@@ -358,7 +412,8 @@ public sealed class InferenceServer : IAsyncDisposable
     }
 
     // The input tensor as normalised FP32 images: FP32 as given, UINT8 scaled to [0, 1] and normalised like Predictor.Logits.
-    private (float[] Images, int Count) ReadInput(ServedModel model, JsonObject input, ReadOnlySpan<byte> binary)
+    // Binary data is read from the rest of the body, which counts towards the body limit with the JSON header's length.
+    private async Task<(float[] Images, int Count)> ReadInputAsync(HttpContext context, ServedModel model, JsonObject input, long jsonLength, bool binaryFollows)
     {
         InputSpec spec = model.Predictor.Input;
         string? name = input["name"]?.GetValue<string>();
@@ -374,15 +429,27 @@ public sealed class InferenceServer : IAsyncDisposable
             throw new ServingException(StatusCodes.Status413PayloadTooLarge, $"The tensor has {elements} elements; the limit is {_options.MaxTensorElements}.");
         if (shape[0] > _options.MaxBatchSize)
             throw new ServingException(StatusCodes.Status400BadRequest, $"A batch of {shape[0]} exceeds the server's max batch size {_options.MaxBatchSize}.");
+        int count = (int)shape[0];
         int elementSize = datatype == "FP32" ? 4 : 1;
-        var images = new float[elements];
+        float[] images = model.RentImages(count);
         if (input["parameters"]?["binary_data_size"] is { } sizeNode)
         {
             long size = sizeNode.GetValue<long>();
-            if (size != elements * elementSize || size > binary.Length)
-                throw new ServingException(StatusCodes.Status400BadRequest, $"binary_data_size {size} does not hold {elements} {datatype} elements ({elements * elementSize} bytes) or exceeds the body.");
-            if (datatype == "FP32") MemoryMarshal.Cast<byte, float>(binary[..(int)size]).CopyTo(images);
-            else for (int i = 0; i < elements; i++) images[i] = binary[i];
+            string mismatch = $"binary_data_size {size} does not hold {elements} {datatype} elements ({elements * elementSize} bytes) or exceeds the body.";
+            if (!binaryFollows || size != elements * elementSize) throw new ServingException(StatusCodes.Status400BadRequest, mismatch);
+            PipeReader reader = context.Request.BodyReader;
+            int read;
+            if (datatype == "FP32") read = await FillAsync(reader, new FloatBytes(images).Memory, context.RequestAborted).ConfigureAwait(false);
+            else
+            {
+                var pixels = new byte[size];
+                read = await FillAsync(reader, pixels, context.RequestAborted).ConfigureAwait(false);
+                for (int i = 0; i < read; i++) images[i] = pixels[i];
+            }
+            if (read < size) throw new ServingException(StatusCodes.Status400BadRequest, mismatch);
+            long total = jsonLength + size + await SkipRestAsync(reader, context.RequestAborted).ConfigureAwait(false);
+            if (total > _options.MaxBodyBytes)
+                throw new ServingException(StatusCodes.Status413PayloadTooLarge, $"The body has {total} bytes; the limit is {_options.MaxBodyBytes}.");
         }
         else
         {
@@ -401,7 +468,7 @@ public sealed class InferenceServer : IAsyncDisposable
             }
             spec.Normalize(images);
         }
-        return (images, (int)shape[0]);
+        return (images, count);
     }
 
     // Row-major values of a flat or nested JSON array; stops counting past the buffer (the caller reports the mismatch).
@@ -440,7 +507,7 @@ public sealed class InferenceServer : IAsyncDisposable
         }
         else encoded = await ReadBodyAsync(context).ConfigureAwait(false);
         float[] image = Preprocess(model, encoded);
-        float[] logits = await RunAsync(model, image, 1).ConfigureAwait(false);
+        float[] logits = await RunAsync(context, model, image, 1).ConfigureAwait(false);
         IReadOnlyList<Prediction> predictions = model.Predictor.TopK(logits, Math.Min(topK, logits.Length));
         return Results.Json(new { predictions = predictions.Select(p => new { index = p.Index, label = p.Label, probability = p.Probability }) });
     }
@@ -457,8 +524,25 @@ public sealed class InferenceServer : IAsyncDisposable
                 throw new ServingException(StatusCodes.Status413PayloadTooLarge, $"The image is {codec.Info.Width}x{codec.Info.Height} = {pixels} pixels; the limit is {_options.MaxImagePixels}.");
         }
         using var scope = TorchSharp.torch.NewDisposeScope();
-        var image = new float[model.ImageLength];
+        float[] image = model.RentImages(1);
         ImagePreprocessor.ToTensor(ImageDecoder.Decode(encoded, "the uploaded image"), model.Predictor.Preprocessing).data<float>().CopyTo(image);
         return image;
+    }
+
+    // A float array's memory as bytes, so the body's bytes can be copied into the tensor without an intermediate buffer.
+    private sealed class FloatBytes(float[] values) : MemoryManager<byte>
+    {
+        public override Span<byte> GetSpan() => MemoryMarshal.AsBytes(values.AsSpan());
+
+        public override MemoryHandle Pin(int elementIndex = 0) =>
+            throw new NotSupportedException("Only spans of this memory are taken.");
+
+        public override void Unpin()
+        {
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+        }
     }
 }

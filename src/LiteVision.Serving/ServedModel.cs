@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using LiteVision.Inference;
@@ -43,9 +44,17 @@ public sealed record ServerOptions
 internal sealed class ServedModel : IDisposable
 {
     private readonly Channel<BatchItem> _queue;
-    private readonly Task _worker;
+    private readonly TaskCompletionSource _stopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ServerOptions _options;
     private readonly ServingMetrics _metrics;
+    // Single-image buffers (600 KB at 224×224) come back after their run: allocating one per request made the server's
+    // time go to zeroing fresh pages and collecting the large-object heap.
+    private readonly ConcurrentBag<float[]> _imageBuffers = [];
+    private readonly int _imageBuffersKept;
+    // The batcher's input buffers by batch size, most recent first, together at most 4·MaxBatchSize images (all the
+    // preferred sizes up to a maximum of 32): a fresh 19 MB array per batch of 32 cost a tenth of the server's time in
+    // page faults (perf: clear_page under the batch copy), and evicting them fragmented the large-object heap.
+    private readonly List<float[]> _batchInputs = [];
     private int _depth;
 
     public ServedModel(string name, int version, string onnxPath, IReadOnlyList<string>? labels, ServerOptions options, ServingMetrics metrics)
@@ -67,8 +76,11 @@ internal sealed class ServedModel : IDisposable
             engine.Dispose();
             throw;
         }
+        _imageBuffersKept = Math.Min(options.QueueCapacity, 2 * options.MaxBatchSize);
         _queue = Channel.CreateBounded<BatchItem>(new BoundedChannelOptions(options.QueueCapacity) { SingleReader = true, FullMode = BoundedChannelFullMode.Wait });
-        _worker = Task.Factory.StartNew(RunBatches, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+        // A thread of its own: ONNX Runtime runs block it for the batch's duration, which would hold a thread-pool worker
+        // that Kestrel needs for reading the next requests.
+        new Thread(RunBatches) { IsBackground = true, Name = $"batcher {name}/{version}" }.Start();
     }
 
     public string Name { get; }
@@ -82,10 +94,20 @@ internal sealed class ServedModel : IDisposable
 
     public int ImageLength => Predictor.Input.Channels * Predictor.Input.Size * Predictor.Input.Size;
 
-    /// <summary>Queues <paramref name="count"/> normalised images and waits for their logits; false when the queue is full.</summary>
-    public bool TryEnqueue(float[] images, int count, out Task<float[]> logits)
+    /// <summary>
+    /// A buffer for <paramref name="count"/> images, its contents undefined: a reused one for a single image, else a new one.
+    /// Once queued with <see cref="TryEnqueue"/> it belongs to the batcher.
+    /// </summary>
+    public float[] RentImages(int count) =>
+        count == 1 && _imageBuffers.TryTake(out float[]? reused) ? reused : GC.AllocateUninitializedArray<float>(count * ImageLength);
+
+    /// <summary>
+    /// Queues <paramref name="count"/> normalised images and waits for their logits; false when the queue is full. Once
+    /// <paramref name="abandoned"/> is cancelled (timeout, client gone) the images are dropped instead of run.
+    /// </summary>
+    public bool TryEnqueue(float[] images, int count, CancellationToken abandoned, out Task<float[]> logits)
     {
-        var item = new BatchItem(images, count, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously));
+        var item = new BatchItem(images, count, abandoned, new TaskCompletionSource<float[]>(TaskCreationOptions.RunContinuationsAsynchronously));
         logits = item.Result.Task;
         if (!_queue.Writer.TryWrite(item)) return false;
         _metrics.QueueDepth.WithLabels(Name).Set(Interlocked.Increment(ref _depth));
@@ -96,68 +118,128 @@ internal sealed class ServedModel : IDisposable
     public Task DrainAsync()
     {
         _queue.Writer.TryComplete();
-        return _worker;
+        return _stopped.Task;
     }
 
     public void Dispose()
     {
         _queue.Writer.TryComplete();
-        _worker.Wait(TimeSpan.FromSeconds(30));
+        _stopped.Task.Wait(TimeSpan.FromSeconds(30));
         Predictor.Dispose();
     }
 
-    // Gathers queued requests into batches of at most MaxBatchSize images, waiting at most MaxBatchDelay after the first.
-    private async Task RunBatches()
+    // Gathers queued requests into batches of at most MaxBatchSize images, waiting at most MaxBatchDelay after the first,
+    // then trims the batch to a preferred size (see IsPreferredBatchSize); trimmed requests lead the next batch.
+    private void RunBatches()
     {
-        ChannelReader<BatchItem> reader = _queue.Reader;
-        var batch = new List<BatchItem>();
-        BatchItem? carried = null;
-        while (carried is not null || await reader.WaitToReadAsync().ConfigureAwait(false))
+        try
         {
-            batch.Clear();
-            int images = 0;
-            if (carried is null && !reader.TryRead(out carried)) continue;
-            batch.Add(carried);
-            images += carried.Count;
-            carried = null;
-            long deadline = Stopwatch.GetTimestamp() + (long)(_options.MaxBatchDelay.TotalSeconds * Stopwatch.Frequency);
-            while (images < _options.MaxBatchSize)
+            ChannelReader<BatchItem> reader = _queue.Reader;
+            var batch = new List<BatchItem>();
+            var pending = new List<BatchItem>();   // read from the queue, not yet run; oldest first
+            while (pending.Count > 0 || WaitToRead(reader, CancellationToken.None))
             {
-                if (reader.TryRead(out BatchItem? next))
+                batch.Clear();
+                int images = 0;
+                while (pending.Count > 0 && images + pending[0].Count <= _options.MaxBatchSize)
                 {
-                    if (images + next.Count > _options.MaxBatchSize) { carried = next; break; }
-                    batch.Add(next);
-                    images += next.Count;
-                    continue;
+                    images += pending[0].Count;
+                    batch.Add(pending[0]);
+                    pending.RemoveAt(0);
                 }
-                TimeSpan left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
-                if (left <= TimeSpan.Zero) break;
-                using var wait = new CancellationTokenSource(left);
-                try
+                if (batch.Count == 0)
                 {
-                    if (!await reader.WaitToReadAsync(wait.Token).ConfigureAwait(false)) break;
+                    if (!reader.TryRead(out BatchItem? first)) continue;
+                    batch.Add(first);
+                    images += first.Count;
                 }
-                catch (OperationCanceledException)
+                long deadline = Stopwatch.GetTimestamp() + (long)(_options.MaxBatchDelay.TotalSeconds * Stopwatch.Frequency);
+                while (images < _options.MaxBatchSize && pending.Count == 0)
                 {
-                    break;
+                    if (reader.TryRead(out BatchItem? next))
+                    {
+                        if (images + next.Count > _options.MaxBatchSize) { pending.Add(next); break; }
+                        batch.Add(next);
+                        images += next.Count;
+                        continue;
+                    }
+                    TimeSpan left = Stopwatch.GetElapsedTime(Stopwatch.GetTimestamp(), deadline);
+                    if (left <= TimeSpan.Zero) break;
+                    using var wait = new CancellationTokenSource(left);
+                    try
+                    {
+                        if (!WaitToRead(reader, wait.Token)) break;
+                    }
+                    catch (OperationCanceledException)
+                    {
+                        break;
+                    }
                 }
+                while (!IsPreferredBatchSize(images) && batch.Count > 1 && batch[^1].Count == 1)
+                {
+                    pending.Insert(0, batch[^1]);   // the newest goes back first, so pending stays oldest first
+                    batch.RemoveAt(batch.Count - 1);
+                    images--;
+                }
+                _metrics.QueueDepth.WithLabels(Name).Set(Interlocked.Add(ref _depth, -batch.Count));
+                Run(batch, images);
             }
-            _metrics.QueueDepth.WithLabels(Name).Set(Interlocked.Add(ref _depth, -batch.Count));
-            Run(batch, images);
         }
+        finally
+        {
+            _stopped.TrySetResult();
+        }
+    }
+
+    // Batch sizes the batcher runs when it can: 1–8, multiples of 8, and the maximum. ONNX Runtime plans its memory per
+    // input shape, and the batcher keeps an input buffer per size: with every size from 1 to 32 in play the server's
+    // resident memory kept growing round after round (benchmarks.md), with these few it levels off.
+    private bool IsPreferredBatchSize(int images) => images <= 8 || images % 8 == 0 || images == _options.MaxBatchSize;
+
+    // Blocks this (dedicated) thread until the queue has an item; false once it is completed and empty.
+    private static bool WaitToRead(ChannelReader<BatchItem> reader, CancellationToken cancellation)
+    {
+        ValueTask<bool> ready = reader.WaitToReadAsync(cancellation);
+        return ready.IsCompletedSuccessfully ? ready.Result : ready.AsTask().GetAwaiter().GetResult();
+    }
+
+    // A buffer of exactly images·ImageLength floats (ONNX Runtime takes the array whole), reused across batches of one size.
+    private float[] BatchInput(int images)
+    {
+        int length = images * ImageLength;
+        int index = _batchInputs.FindIndex(buffer => buffer.Length == length);
+        float[] input = index >= 0 ? _batchInputs[index] : GC.AllocateUninitializedArray<float>(length);
+        if (index >= 0) _batchInputs.RemoveAt(index);
+        _batchInputs.Insert(0, input);
+        long kept = 4L * _options.MaxBatchSize * ImageLength;
+        while (_batchInputs.Count > 1 && _batchInputs.Sum(buffer => (long)buffer.Length) > kept) _batchInputs.RemoveAt(_batchInputs.Count - 1);
+        return input;
     }
 
     private void Run(List<BatchItem> batch, int images)
     {
+        // Requests whose callers stopped waiting are not worth their share of the run.
+        var running = new List<BatchItem>(batch.Count);
+        foreach (BatchItem item in batch)
+        {
+            if (!item.Abandoned.IsCancellationRequested)
+            {
+                running.Add(item);
+                continue;
+            }
+            item.Result.TrySetCanceled(item.Abandoned);
+            images -= item.Count;
+        }
         try
         {
+            if (running.Count == 0) return;
             float[] input;
-            if (batch.Count == 1) input = batch[0].Images;
+            if (running.Count == 1) input = running[0].Images;
             else
             {
-                input = new float[images * ImageLength];
+                input = BatchInput(images);
                 int offset = 0;
-                foreach (BatchItem item in batch)
+                foreach (BatchItem item in running)
                 {
                     item.Images.CopyTo(input, offset);
                     offset += item.Images.Length;
@@ -168,7 +250,7 @@ internal sealed class ServedModel : IDisposable
             _metrics.Inferences.WithLabels(Name).Inc(images);
             int classes = logits.Length / images;
             int start = 0;
-            foreach (BatchItem item in batch)
+            foreach (BatchItem item in running)
             {
                 item.Result.TrySetResult(logits.AsSpan(start * classes, item.Count * classes).ToArray());
                 start += item.Count;
@@ -176,9 +258,15 @@ internal sealed class ServedModel : IDisposable
         }
         catch (Exception exception)
         {
-            foreach (BatchItem item in batch) item.Result.TrySetException(exception);
+            foreach (BatchItem item in running) item.Result.TrySetException(exception);
+        }
+        finally
+        {
+            // The run is over (or never happened), so nobody reads these buffers any more.
+            foreach (BatchItem item in batch)
+                if (item.Count == 1 && _imageBuffers.Count < _imageBuffersKept) _imageBuffers.Add(item.Images);
         }
     }
 
-    private sealed record BatchItem(float[] Images, int Count, TaskCompletionSource<float[]> Result);
+    private sealed record BatchItem(float[] Images, int Count, CancellationToken Abandoned, TaskCompletionSource<float[]> Result);
 }

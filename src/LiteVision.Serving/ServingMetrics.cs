@@ -8,6 +8,8 @@ internal sealed class ServingMetrics
     public ServingMetrics()
     {
         Registry = Metrics.NewCustomRegistry();
+        // The process's resident memory, CPU time and .NET GC heap and collections, next to the server's own metrics.
+        DotNetStats.Register(Registry);
         MetricFactory factory = Metrics.WithCustomRegistry(Registry);
         Requests = factory.CreateCounter("litevision_requests_total", "Requests by model, endpoint and HTTP status.",
             new CounterConfiguration { LabelNames = ["model", "endpoint", "status"] });

@@ -187,8 +187,21 @@ public sealed class ServingTests(ServingFixture fixture) : IClassFixture<Serving
             ["data"] = new JsonArray(RandomImage(4).Select(v => (JsonNode)v).ToArray()) }) }.ToJsonString();
         string Tensor(string datatype, string shape, int count) =>
             $"{{\"inputs\": [{{\"name\": \"input\", \"datatype\": \"{datatype}\", \"shape\": {shape}, \"data\": [{string.Join(",", Enumerable.Repeat("0", count))}]}}]}}";
+        // The binary tensor extension: a JSON header of the given length, then raw FP32 bytes.
+        HttpContent Binary(long announcedSize, int dataBytes, int? headerLength = null)
+        {
+            byte[] header = Encoding.UTF8.GetBytes($"{{\"inputs\": [{{\"name\": \"input\", \"datatype\": \"FP32\", \"shape\": [1, 3, 32, 32], \"parameters\": {{\"binary_data_size\": {announcedSize}}}}}]}}");
+            var content = new ByteArrayContent([.. header, .. new byte[dataBytes]]);
+            content.Headers.Add(InferenceClient.HeaderLengthHeader, (headerLength ?? header.Length).ToString(System.Globalization.CultureInfo.InvariantCulture));
+            return content;
+        }
         var cases = new (string What, string Path, HttpContent Content, HttpStatusCode Status)[]
         {
+            ("binary_data_size not the tensor's", "v2/models/alpha/infer", Binary(3000 * 4, 3000 * 4), HttpStatusCode.BadRequest),
+            ("binary data shorter than announced", "v2/models/alpha/infer", Binary(3072 * 4, 1000), HttpStatusCode.BadRequest),
+            ("binary header length beyond the body", "v2/models/alpha/infer", Binary(3072 * 4, 0, headerLength: 100_000), HttpStatusCode.BadRequest),
+            ("binary header length not a number", "v2/models/alpha/infer", Binary(3072 * 4, 3072 * 4, headerLength: -5), HttpStatusCode.BadRequest),
+            ("binary body over the limit", "v2/models/alpha/infer", Binary(3072 * 4, (1 << 20) + 10), HttpStatusCode.RequestEntityTooLarge),
             ("malformed JSON", "v2/models/alpha/infer", Json("{\"inputs\": [ {"), HttpStatusCode.BadRequest),
             ("wrong datatype", "v2/models/alpha/infer", Json(Tensor("INT64", "[1, 3, 32, 32]", 3072)), HttpStatusCode.BadRequest),
             ("wrong shape", "v2/models/alpha/infer", Json(Tensor("FP32", "[1, 3, 16, 16]", 768)), HttpStatusCode.BadRequest),
@@ -248,17 +261,69 @@ public sealed class ServingTests(ServingFixture fixture) : IClassFixture<Serving
     }
 
     [Fact]
+    public async Task RequestTimeout_AnswersA503JsonError_DropsTheRequestFromItsBatch_AndTheNextRequestIsServed()
+    {
+        // A lone image waits for its batch to fill for up to MaxBatchDelay (10 s): far past the 300 ms timeout.
+        var timeout = TimeSpan.FromMilliseconds(300);
+        await using InferenceServer server = await Start(new ServerOptions { MaxBatchSize = 8, MaxBatchDelay = TimeSpan.FromSeconds(10), RequestTimeout = timeout });
+        using var client = new InferenceClient(server.Url);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var slow = await Assert.ThrowsAsync<InferenceServerException>(() => client.InferAsync("beta", new InferInput("input", ImageShape(), RandomImage(20)), binary: true));
+        TimeSpan waited = clock.Elapsed;
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, slow.Status);
+        Assert.Contains("timed out after 0.3 s", slow.Message, StringComparison.Ordinal);
+        Assert.True(waited >= timeout && waited < TimeSpan.FromSeconds(5), $"answered after {waited}");
+
+        // A full batch runs at once, and gives the engine's logits.
+        float[] images = RandomImage(21, count: 8);
+        IReadOnlyList<InferOutput> answer = await client.InferAsync("beta", new InferInput("input", ImageShape(8), images), binary: true);
+        using var engine = new OnnxEngine(fixture.Onnx("beta", 1));
+        OnnxTestModels.AssertClose(engine.Run(images, 8, ServingFixture.Size), answer[0].Floats!, 1e-4);
+
+        // The timed-out image was dropped from its batch, not run: only the eight were.
+        string metrics = await Http.GetStringAsync(new Uri(server.Url, "metrics"));
+        Assert.Contains("litevision_inferences_total{model=\"beta\"} 8\n", metrics, StringComparison.Ordinal);
+        Assert.Contains("litevision_requests_total{model=\"beta\",endpoint=\"infer\",status=\"503\"} 1\n", metrics, StringComparison.Ordinal);
+
+        // The raw answer is the protocol's JSON error with Retry-After.
+        var body = new JsonObject { ["inputs"] = new JsonArray(new JsonObject { ["name"] = "input", ["shape"] = new JsonArray(1, 3, 32, 32), ["datatype"] = "FP32",
+            ["data"] = new JsonArray(RandomImage(22).Select(v => (JsonNode)v).ToArray()) }) }.ToJsonString();
+        (HttpStatusCode status, JsonNode? error, HttpResponseMessage response) = await Send(HttpMethod.Post, new Uri(server.Url, "v2/models/beta/infer"), Json(body));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, status);
+        Assert.Equal("application/json; charset=utf-8", response.Content.Headers.ContentType!.ToString());
+        Assert.Contains("timed out", error!["error"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.NotNull(response.Headers.RetryAfter);
+    }
+
+    [Fact]
     public async Task DynamicBatching_GathersConcurrentRequestsIntoOneRun()
     {
-        await using InferenceServer server = await Start(new ServerOptions { MaxBatchSize = 8, MaxBatchDelay = TimeSpan.FromMilliseconds(50) });
+        string[] metrics = await InferConcurrently(new ServerOptions { MaxBatchSize = 8, MaxBatchDelay = TimeSpan.FromMilliseconds(50) }, 8, seed: 10);
+        string count = metrics.Single(l => l.StartsWith("litevision_batch_size_count{model=\"beta\"}", StringComparison.Ordinal));
+        Assert.True(double.Parse(count.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) < 8, count);   // fewer runs than requests
+    }
+
+    // Sends `count` single images to beta at once, checks each answer against the engine, and returns the /metrics lines.
+    private async Task<string[]> InferConcurrently(ServerOptions options, int count, int seed)
+    {
+        await using InferenceServer server = await Start(options);
         using var client = new InferenceClient(server.Url);
         using var engine = new OnnxEngine(fixture.Onnx("beta", 1));
-        float[][] images = Enumerable.Range(0, 8).Select(i => RandomImage(10 + i)).ToArray();
+        float[][] images = Enumerable.Range(0, count).Select(i => RandomImage(seed + i)).ToArray();
         var answers = await Task.WhenAll(images.Select(image => client.InferAsync("beta", new InferInput("input", ImageShape(), image), binary: true)));
         for (int i = 0; i < images.Length; i++) OnnxTestModels.AssertClose(engine.Run(images[i], 1, ServingFixture.Size), answers[i][0].Floats!, 1e-4);
-        string metrics = await Http.GetStringAsync(new Uri(server.Url, "metrics"));
-        string count = metrics.Split('\n').Single(l => l.StartsWith("litevision_batch_size_count{model=\"beta\"}", StringComparison.Ordinal));
-        Assert.True(double.Parse(count.Split(' ')[1], System.Globalization.CultureInfo.InvariantCulture) < 8, count);   // fewer runs than requests
+        return (await Http.GetStringAsync(new Uri(server.Url, "metrics"))).Split('\n');
+    }
+
+    [Fact]
+    public async Task DynamicBatching_TrimsToAPreferredSize_AndRunsTheRestNext()
+    {
+        // Eleven requests gathered at once: 11 is not a preferred size (1–8, multiples of 8, the maximum), so 8 run and 3 follow.
+        string[] metrics = await InferConcurrently(new ServerOptions { MaxBatchSize = 16, MaxBatchDelay = TimeSpan.FromMilliseconds(800) }, 11, seed: 30);
+        string Value(string name) => metrics.Single(l => l.StartsWith(name + " ", StringComparison.Ordinal)).Split(' ')[1];
+        Assert.Equal("2", Value("litevision_batch_size_count{model=\"beta\"}"));
+        Assert.Equal("11", Value("litevision_batch_size_sum{model=\"beta\"}"));
+        Assert.Equal("2", Value("litevision_batch_size_bucket{model=\"beta\",le=\"8\"}"));
     }
 
     [Fact]
