@@ -35,20 +35,7 @@ internal static class EvalCommand
         command.Options.Add(format);
         command.SetAction(parsed =>
         {
-            string modelArgument = parsed.GetValue(binder.Model)!;
-            var request = new ModelRequest
-            {
-                Model = modelArgument,
-                Weights = parsed.GetValue(weights),
-                Engine = ModelRequest.ParseEngine(parsed.GetValue(backend)),
-                Device = ModelSource.Device(parsed, device),
-                Download = ModelSource.Downloads(output),
-            };
-            if (!request.IsOnnxFile)
-            {
-                (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
-                request = request with { Model = info.Name, Options = options, NumClasses = ModelSource.ExplicitClasses(binder, parsed) };
-            }
+            ModelRequest request = ModelSource.Request("eval", binder, parsed, weights, backend, device, output);
             EvaluationReport report = ModelEvaluation.Run(request, data.Request(parsed, output));
             EvaluationResult result = report.Result;
             string directory = parsed.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(report.Source))!;

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LiteVision.Inference;
 using LiteVision.Weights;
 
 namespace LiteVision.Cli.Commands;
@@ -37,6 +38,29 @@ internal static class ModelSource
         LoadedModel loaded = ModelLoader.Load(info, options, weights, ExplicitClasses(binder, parsed), Downloads(notes));
         if (loaded.Load?.Head is not null) notes.WriteLine(loaded.Load.Summary);
         return loaded;
+    }
+
+    /// <summary>
+    /// The library's request for the model argument (a registered name with its options, or an .onnx file), the shared
+    /// <c>--weights</c>, <c>--backend</c> and <c>--device</c>, downloads reporting on <paramref name="notes"/>. A registered
+    /// model without weights is refused with <paramref name="command"/>'s name.
+    /// </summary>
+    public static ModelRequest Request(string command, ModelOptionsBinder binder, ParseResult parsed, Option<string?> weights,
+        Option<string?> backend, Option<string?> device, TextWriter notes)
+    {
+        var request = new ModelRequest
+        {
+            Model = parsed.GetValue(binder.Model)!,
+            Weights = parsed.GetValue(weights),
+            Engine = ModelRequest.ParseEngine(parsed.GetValue(backend)),
+            Device = Device(parsed, device),
+            Download = Downloads(notes),
+        };
+        if (request.IsOnnxFile) return request;
+        (Models.ModelInfo info, Models.ModelOptions options) = binder.Bind(parsed);
+        if (request.Weights is null && options.Weights is null)
+            throw new UsageException($"{command} {info.Name} needs --weights (a file, URL, catalog entry such as DEFAULT, or hf-hub:org/repo), or give an exported .onnx file instead of the name.");
+        return request with { Model = info.Name, Options = options, NumClasses = ExplicitClasses(binder, parsed) };
     }
 
     /// <summary><c>--num-classes</c> when the user gave it (a head of another size is then re-initialised), else null: the weights'.</summary>

@@ -48,22 +48,7 @@ internal static class PredictCommand
             if (k < 1) throw new UsageException($"--topk must be at least 1 (got {k}).");
             int batch = parsed.GetValue(batchSize);
             if (batch < 1) throw new UsageException($"--batch-size must be at least 1 (got {batch}).");
-            string modelArgument = parsed.GetValue(binder.Model)!;
-            var request = new ModelRequest
-            {
-                Model = modelArgument,
-                Weights = parsed.GetValue(weights),
-                Engine = ModelRequest.ParseEngine(parsed.GetValue(backend)),
-                Device = ModelSource.Device(parsed, device),
-                Download = ModelSource.Downloads(error),
-            };
-            if (!request.IsOnnxFile)
-            {
-                (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
-                if (request.Weights is null && options.Weights is null)
-                    throw new UsageException($"predict {info.Name} needs --weights (a file, URL, catalog entry such as DEFAULT, or hf-hub:org/repo), or give an exported .onnx file instead of the name.");
-                request = request with { Model = info.Name, Options = options, NumClasses = ModelSource.ExplicitClasses(binder, parsed) };
-            }
+            ModelRequest request = ModelSource.Request("predict", binder, parsed, weights, backend, device, error);
             List<string> files = ExpandImages(parsed.GetValue(images)!);
             IReadOnlyList<string>? labels = parsed.GetValue(classes) is { } labelPath ? ClassLabels.Load(labelPath) : null;
             PreprocessSettings Override(PreprocessSettings preset) => (preset with
