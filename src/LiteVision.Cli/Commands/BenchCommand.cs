@@ -44,85 +44,43 @@ internal static class BenchCommand
         {
             if (parsed.GetValue(server) is { } url)
                 return ServeCommand.BenchServer(output, url, parsed.GetValue(binder.Model)!, parsed.GetValue(concurrency), parsed.GetValue(seconds));
-            int[] batchSizes = ParseBatches(parsed.GetValue(batches)!);
             int? threadCount = parsed.GetValue(threads);
             if (threadCount is < 1 or > 256) throw new UsageException($"--threads must be in [1, 256] (got {threadCount}).");
-            var settings = new BenchmarkSettings(parsed.GetValue(warmup), parsed.GetValue(iterations), parsed.GetValue(seconds));
-            if (settings.Warmup < 0) throw new UsageException($"--warmup must be at least 0 (got {settings.Warmup}).");
-            if (settings.MinIterations < 1) throw new UsageException($"--iterations must be at least 1 (got {settings.MinIterations}).");
-            if (settings.MinSeconds is < 0 or > 600) throw new UsageException($"--seconds must be in [0, 600] (got {settings.MinSeconds}).");
             if (threadCount is { } n) TorchSharp.torch.set_num_threads(n);
-            string engineName = parsed.GetValue(backend)!;
-            bool training = parsed.GetValue(train);
-            if (training && engineName != Torch) throw new UsageException("--train needs --backend torch.");
-            bool foldBatchNorm = !parsed.GetValue(keepBatchNorm);
-            if (!foldBatchNorm && engineName != Torch) throw new UsageException("--keep-batchnorm needs --backend torch (ONNX exports always fold).");
-
             string modelArgument = parsed.GetValue(binder.Model)!;
-            var onnxSettings = new OnnxSessionSettings { Threads = threadCount ?? 0 };
-            Report report;
-            if (modelArgument.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+            bool onnxFile = modelArgument.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+            var request = new BenchmarkRequest
             {
-                if (engineName != Onnx && parsed.GetResult(backend) is { Implicit: false })
-                    throw new UsageException($"An .onnx file runs as it is on ONNX Runtime (--backend {Onnx}); quantize it with 'export --int8'.");
-                using var engine = new OnnxEngine(modelArgument, onnxSettings);
-                report = Measure(output, engine.ModelName, Onnx, engine, engine.Input.Size, engine.Macs, batchSizes, settings, null);
-            }
-            else
-            {
-                using LoadedModel loaded = ModelSource.Load(binder, parsed, parsed.GetValue(weights), output);
-                ImageClassifier model = loaded.Model;
-                ModelInfo info = ModelZoo.Get(loaded.Card.Architecture);
-                int size = ModelSource.InputSize(parsed.GetValue(inputSize), loaded.Card.Preprocessing.CropSize);
-                long macs = ModelSummary.Compute(model, info.Name, size).Macs;
-                using IInferenceEngine engine = engineName switch
+                Model = modelArgument,
+                Weights = parsed.GetValue(weights),
+                // An .onnx file runs on ONNX Runtime unless another backend is asked for (which is then refused).
+                Engine = onnxFile && parsed.GetResult(backend) is not { Implicit: false } ? BenchmarkEngine.Onnx : parsed.GetValue(backend) switch
                 {
-                    Torch => new TorchEngine(model, ownsModel: false, MemoryFormat.IsChannelsLast(parsed.GetValue(memoryFormat)!), foldBatchNorm),
-                    Onnx => new OnnxEngine(OnnxExporter.Export(model, OnnxExportOptions.FromCard(loaded.Card, size)).ToByteArray(), info.Name, onnxSettings),
-                    _ => new OnnxEngine(OnnxQuantizer.Quantize(OnnxExporter.Export(model, OnnxExportOptions.FromCard(loaded.Card, size)),
-                        OnnxQuantizer.GeneratedCalibration(size)).ToByteArray(), info.Name, onnxSettings),
-                };
-                report = Measure(output, info.Name, engineName, engine, size, macs, batchSizes, settings, training ? model : null);
+                    Onnx => BenchmarkEngine.Onnx,
+                    OnnxInt8 => BenchmarkEngine.OnnxInt8,
+                    _ => BenchmarkEngine.Torch,
+                },
+                InputSize = parsed.GetValue(inputSize),
+                BatchSizes = ParseBatches(parsed.GetValue(batches)!),
+                Settings = new BenchmarkSettings(parsed.GetValue(warmup), parsed.GetValue(iterations), parsed.GetValue(seconds)),
+                OnnxThreads = threadCount ?? 0,
+                ChannelsLast = MemoryFormat.IsChannelsLast(parsed.GetValue(memoryFormat)!),
+                FoldBatchNorm = !parsed.GetValue(keepBatchNorm),
+                TrainingStep = parsed.GetValue(train),
+                Download = ModelSource.Downloads(output),
+            };
+            if (!onnxFile)
+            {
+                (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
+                request = request with { Model = info.Name, Options = options, NumClasses = ModelSource.ExplicitClasses(binder, parsed) };
             }
+            BenchmarkReport report = null!;
+            Progress(output, $"Benchmarking {request.Model}", status => report = ModelBenchmark.Run(request, status));
             if (parsed.GetValue(format) == OutputFormat.Json) OutputFormat.WriteJson(output, report);
             else WriteTable(output, report);
             return LiteVisionCli.Success;
         });
         return command;
-    }
-
-    /// <summary>What <c>bench</c> reports (also its JSON form).</summary>
-    internal sealed record Report(string Model, string Backend, int InputSize, int Threads, long? MacsPerImage,
-        double? GemmPeakMacsPerSecond, IReadOnlyList<BenchmarkResult> Results, double? GemmPeakSpread = null);
-
-    private static Report Measure(TextWriter output, string name, string backend, IInferenceEngine engine, int size, long? macs,
-        int[] batchSizes, BenchmarkSettings settings, ImageClassifier? trainModel)
-    {
-        var results = new List<BenchmarkResult>();
-        GemmPeak? peak = null;
-        Progress(output, $"Benchmarking {name} on {backend}", status =>
-        {
-            foreach (int batch in batchSizes)
-            {
-                status($"{name} on {backend}: inference, batch {batch}");
-                results.Add(Benchmark.Inference(engine, batch, size, macs, settings));
-            }
-            if (trainModel is not null)
-            {
-                engine.Dispose();   // gives the model back unfolded, trainable
-                foreach (int batch in batchSizes)
-                {
-                    status($"{name} on {backend}: training step, batch {batch}");
-                    results.Add(Benchmark.TrainingStep(trainModel, batch, size, macs, settings));
-                }
-            }
-            if (macs is not null)
-            {
-                status("measuring the SGEMM reference peak");
-                peak = Benchmark.MeasureGemmPeak();
-            }
-        });
-        return new Report(name, backend, size, TorchSharp.torch.get_num_threads(), macs, peak?.Best, results, peak?.Spread);
     }
 
     private static void Progress(TextWriter output, string title, Action<Action<string>> work)
@@ -133,7 +91,7 @@ internal static class BenchCommand
             work(_ => { });
     }
 
-    private static void WriteTable(TextWriter output, Report report)
+    private static void WriteTable(TextWriter output, BenchmarkReport report)
     {
         var table = new Table().Border(TableBorder.Rounded)
             .Title($"{report.Model} on {report.Backend} @ {report.InputSize}x{report.InputSize}, {report.Threads} threads")

@@ -28,12 +28,23 @@ public sealed class FoldableBatchNorm2d : BatchNorm
     /// <inheritdoc />
     public override Tensor forward(Tensor input)
     {
-        if (!IsFolded) return base.forward(input);
+        if (!IsFolded) return training && track_running_stats && num_batches_tracked is not null ? TrainingForward(input) : base.forward(input);
         if (training)
             throw new InvalidOperationException("This BatchNorm was folded into the convolution before it for inference; " +
                 "a folded model cannot be trained (undo the BatchNormFolding, or train a fresh copy).");
         ValidateInputDimensions(input);
         return input.alias();
+    }
+
+    // TorchSharp's own training forward counts the batch with num_batches_tracked.add_(1), whose temporary Scalar a
+    // collection on another thread can finalise mid-call ("Unknown scalar type", seen once in a 10-epoch run); this is the
+    // same computation with a held one.
+    private Tensor TrainingForward(Tensor input)
+    {
+        ValidateInputDimensions(input);
+        num_batches_tracked!.add_(Tensors.HeldScalars.LongOne);
+        double factor = momentum is > 0 and double m ? m : 1.0 / num_batches_tracked.item<long>();
+        return nn.functional.batch_norm(input, running_mean, running_var, weight, bias, training: true, momentum: factor, eps: eps);
     }
 
     /// <inheritdoc />

@@ -16,6 +16,7 @@ internal static class HeldScalars
     public static readonly Scalar One = 1.0;
     public static readonly Scalar MinusOne = -1.0;
     public static readonly Scalar ByteMax = 255.0;
+    public static readonly Scalar LongOne = 1L;
 
     /// <summary><paramref name="x"/> · <paramref name="factor"/> + <paramref name="offset"/>, as a new tensor.</summary>
     public static Tensor Affine(Tensor x, double factor, double offset = 0)

@@ -1,3 +1,4 @@
+using LiteVision.Analysis;
 using LiteVision.Data;
 using LiteVision.Onnx;
 using LiteVision.Imaging;
@@ -125,5 +126,24 @@ public sealed class ModelEvaluationTests
         }
         Assert.False(ModelOptions.Default.Relu6);
         Assert.Throws<ArgumentException>(() => ModelZoo.Create("mobilenet_v2", new ModelOptions { Relu6 = true }));
+    }
+
+    [Fact]
+    public void Benchmark_TimesEachEngineThroughTheLibrary_WithTheModelsMacs()
+    {
+        var quick = new BenchmarkSettings(Warmup: 0, MinIterations: 1, MinSeconds: 0);
+        long macs = ModelZoo.Get("mobilenet_v3_small").CountMacs(ModelOptions.Default, 32);
+        foreach (BenchmarkEngine engine in Enum.GetValues<BenchmarkEngine>())
+        {
+            BenchmarkReport report = ModelBenchmark.Run(new BenchmarkRequest
+            {
+                Model = "mobilenet_v3_small", Engine = engine, InputSize = 32, BatchSizes = [1, 2], Settings = quick, MeasureGemmPeak = false,
+                TrainingStep = engine == BenchmarkEngine.Torch,
+            });
+            Assert.Equal((ModelBenchmark.Name(engine), 32, macs), (report.Backend, report.InputSize, report.MacsPerImage));
+            Assert.Equal(engine == BenchmarkEngine.Torch ? 4 : 2, report.Results.Count);
+            Assert.All(report.Results, r => Assert.True(r.ImagesPerSecond > 0));
+        }
+        Assert.Throws<ArgumentException>(() => ModelBenchmark.Run(new BenchmarkRequest { Model = "mobilenet_v3_small", Engine = BenchmarkEngine.Onnx, TrainingStep = true }));
     }
 }
