@@ -1,4 +1,5 @@
 using System.CommandLine;
+using LiteVision.Inference;
 using LiteVision.IO;
 using LiteVision.Onnx;
 using LiteVision.Models;
@@ -39,37 +40,40 @@ internal static class ExportCommand
         foreach (Option option in new Option[] { weights, inputSize, outPath, opset, labels, int8, calibration, weightBits, triton }) command.Options.Add(option);
         command.SetAction(parsed =>
         {
-            int version = parsed.GetValue(opset);
-            if (version is < OnnxExportOptions.MinOpset or > OnnxExportOptions.MaxOpset)
-                throw new UsageException($"--opset must be in [{OnnxExportOptions.MinOpset}, {OnnxExportOptions.MaxOpset}] (got {version}).");
             bool quantize = parsed.GetValue(int8);
             string? calibrationSource = parsed.GetValue(calibration);
             if (quantize && calibrationSource is null) throw new UsageException("--int8 needs --calibration FILE.");
             if (!quantize && calibrationSource is not null) throw new UsageException("--calibration applies only with --int8.");
-            int bits = parsed.GetValue(weightBits);
-            if (bits is not (7 or 8)) throw new UsageException($"--weight-bits must be 7 or 8 (got {bits}).");
             if (!quantize && parsed.GetResult(weightBits) is { Implicit: false }) throw new UsageException("--weight-bits applies only with --int8.");
-
-            string? weightsSpec = parsed.GetValue(weights);
-            using LoadedModel loaded = ModelSource.Load(binder, parsed, weightsSpec, output);
-            ModelCard card = parsed.GetValue(labels) is { } labelFile ? loaded.Card with { ClassNames = ClassLabels.Load(labelFile) } : loaded.Card;
-            int size = ModelSource.InputSize(parsed.GetValue(inputSize), card.Preprocessing.CropSize);
-            string path = parsed.GetValue(outPath) ?? card.Architecture + ".onnx";
+            (ModelInfo info, ModelOptions options) = binder.Bind(parsed);
+            var request = new ExportRequest
+            {
+                Model = info.Name,
+                Options = options,
+                Weights = parsed.GetValue(weights),
+                NumClasses = ModelSource.ExplicitClasses(binder, parsed),
+                Download = ModelSource.Downloads(output),
+                Labels = parsed.GetValue(labels) is { } labelFile ? ClassLabels.Load(labelFile) : null,
+                InputSize = parsed.GetValue(inputSize),
+                Opset = parsed.GetValue(opset),
+                Calibration = calibrationSource,
+                WeightBits = parsed.GetValue(weightBits),
+            };
+            request.Validate();
+            string path = parsed.GetValue(outPath) ?? info.Name + ".onnx";
             string? directory = Path.GetDirectoryName(Path.GetFullPath(path));
-            if (directory is not null && !Directory.Exists(directory))
+            if (parsed.GetValue(triton) is null && directory is not null && !Directory.Exists(directory))
                 throw new UsageException($"Output folder '{directory}' does not exist.");
-            List<(float[], int)>? batches = calibrationSource is null ? null : CalibrationSources.Load(calibrationSource, card.PreprocessingAt(size));
 
-            OnnxModel onnx = OnnxExporter.Export(loaded.Model, OnnxExportOptions.FromCard(card, size, version));
-            if (batches is not null) onnx = OnnxQuantizer.Quantize(onnx, batches, bits);
-            if (parsed.GetValue(triton) is { } repository) return ServeCommand.WriteRepository(output, repository, card.Architecture, onnx);
-            onnx.Save(path);
+            ExportResult exported = ModelExport.Run(request);
+            if (parsed.GetValue(triton) is { } repository) return ServeCommand.WriteRepository(output, repository, exported.Card.Architecture, exported.Onnx);
+            exported.Onnx.Save(path);
             // After every check, so a refused export prints only its error line.
-            if (weightsSpec is null) output.WriteLine("warning: no --weights given: the exported model has random (freshly initialised) weights.");
+            if (exported.RandomWeights) output.WriteLine("warning: no --weights given: the exported model has random (freshly initialised) weights.");
             long bytes = new FileInfo(path).Length;
-            output.WriteLine($"Wrote {path}: {card.Architecture}, opset {version}, input [batch, 3, {size}, {size}], " +
-                $"{onnx.NodeCount} nodes, {bytes / 1048576.0:0.0} MiB" +
-                (batches is null ? "." : $", INT8 ({OnnxQuantizer.Describe(onnx)}; calibrated on {batches.Sum(b => b.Item2)} images)."));
+            output.WriteLine($"Wrote {path}: {exported.Card.Architecture}, opset {request.Opset}, input [batch, 3, {exported.InputSize}, {exported.InputSize}], " +
+                $"{exported.Onnx.NodeCount} nodes, {bytes / 1048576.0:0.0} MiB" +
+                (exported.CalibrationImages == 0 ? "." : $", INT8 ({OnnxQuantizer.Describe(exported.Onnx)}; calibrated on {exported.CalibrationImages} images)."));
             return LiteVisionCli.Success;
         });
         return command;
