@@ -66,6 +66,7 @@ internal static class ExportCommand
                 throw new UsageException($"Output folder '{directory}' does not exist.");
 
             ExportResult exported = ModelExport.Run(request);
+            if (exported.Load?.Head is not null) output.WriteLine(exported.Load.Summary);
             if (parsed.GetValue(triton) is { } repository) return ServeCommand.WriteRepository(output, repository, exported.Card.Architecture, exported.Onnx);
             exported.Onnx.Save(path);
             // After every check, so a refused export prints only its error line.

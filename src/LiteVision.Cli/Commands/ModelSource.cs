@@ -28,19 +28,6 @@ internal static class ModelSource
     public static Option<int?> CreateInputSizeOption() => new("--input-size") { Description = "Square input resolution (default: the weights' card's, else the model's)." };
 
     /// <summary>
-    /// Builds the model of <paramref name="binder"/>'s options with <paramref name="weights"/> (null: fresh weights); an
-    /// explicit <c>--num-classes</c> that differs from the weights' re-initialises the head, which one line on
-    /// <paramref name="notes"/> says. The caller owns (disposes) the result.
-    /// </summary>
-    public static LoadedModel Load(ModelOptionsBinder binder, ParseResult parsed, string? weights, TextWriter notes)
-    {
-        (Models.ModelInfo info, Models.ModelOptions options) = binder.Bind(parsed);
-        LoadedModel loaded = ModelLoader.Load(info, options, weights, ExplicitClasses(binder, parsed), Downloads(notes));
-        if (loaded.Load?.Head is not null) notes.WriteLine(loaded.Load.Summary);
-        return loaded;
-    }
-
-    /// <summary>
     /// The library's request for the model argument (a registered name with its options, or an .onnx file), the shared
     /// <c>--weights</c>, <c>--backend</c> and <c>--device</c>, downloads reporting on <paramref name="notes"/>. A registered
     /// model without weights is refused with <paramref name="command"/>'s name.
@@ -70,11 +57,4 @@ internal static class ModelSource
     /// <summary>Downloads report their progress (size, speed, ETA) as lines on <paramref name="notes"/>.</summary>
     public static Weights.Hub.DownloadOptions Downloads(TextWriter notes) => new() { Progress = new Weights.Hub.TextDownloadProgress(notes) };
 
-    /// <summary>The input size: the option, else <paramref name="fallback"/>; validated.</summary>
-    public static int InputSize(int? requested, int fallback)
-    {
-        int size = requested ?? fallback;
-        if (size is < 8 or > 2048) throw new UsageException($"--input-size must be in [8, 2048] (got {size}).");
-        return size;
-    }
 }

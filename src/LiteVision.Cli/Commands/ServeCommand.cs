@@ -53,11 +53,19 @@ internal static class ServeCommand
             else
             {
                 // The same loading path and card as predict/export: preprocessing and labels travel into the served file.
-                using LoadedModel loaded = ModelSource.Load(binder, parsed, parsed.GetValue(weights), output);
-                int size = ModelSource.InputSize(parsed.GetValue(inputSize), loaded.Card.Preprocessing.CropSize);
+                (ModelInfo info, ModelOptions modelOptions) = binder.Bind(parsed);
+                ExportResult exported = ModelExport.Run(new ExportRequest
+                {
+                    Model = info.Name,
+                    Options = modelOptions,
+                    Weights = parsed.GetValue(weights),
+                    NumClasses = ModelSource.ExplicitClasses(binder, parsed),
+                    Download = ModelSource.Downloads(output),
+                    InputSize = parsed.GetValue(inputSize),
+                });
+                if (exported.Load?.Head is not null) output.WriteLine(exported.Load.Summary);
                 temporary = Directory.CreateTempSubdirectory("litevision-serve-").FullName;
-                TritonRepository.Write(temporary, loaded.Card.Architecture,
-                    OnnxExporter.Export(loaded.Model, OnnxExportOptions.FromCard(loaded.Card, size)), maxBatchSize: options.MaxBatchSize);
+                TritonRepository.Write(temporary, exported.Card.Architecture, exported.Onnx, maxBatchSize: options.MaxBatchSize);
                 models = TritonRepository.Find(temporary);
             }
             try

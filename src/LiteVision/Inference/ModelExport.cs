@@ -54,7 +54,8 @@ public sealed record ExportRequest
 /// <param name="InputSize">The square input size.</param>
 /// <param name="CalibrationImages">Images the INT8 ranges were calibrated on; 0 for a float export.</param>
 /// <param name="RandomWeights">True when no weights were given: the file holds freshly initialised weights.</param>
-public sealed record ExportResult(OnnxModel Onnx, ModelCard Card, int InputSize, int CalibrationImages, bool RandomWeights);
+/// <param name="Load">What loading the weights did (e.g. a head re-initialised for another class count); null for fresh weights.</param>
+public sealed record ExportResult(OnnxModel Onnx, ModelCard Card, int InputSize, int CalibrationImages, bool RandomWeights, WeightLoadResult? Load);
 
 /// <summary>Exports a model to ONNX as its weights' card describes it: the library call behind <c>litevision export</c>.</summary>
 public static class ModelExport
@@ -74,6 +75,6 @@ public static class ModelExport
         List<(float[] Images, int Count)>? batches = request.Calibration is { } source ? CalibrationSources.Load(source, card.PreprocessingAt(size)) : null;
         OnnxModel onnx = OnnxExporter.Export(loaded.Model, OnnxExportOptions.FromCard(card, size, request.Opset));
         if (batches is not null) onnx = OnnxQuantizer.Quantize(onnx, batches, request.WeightBits);
-        return new ExportResult(onnx, card, size, batches?.Sum(b => b.Count) ?? 0, (request.Weights ?? request.Options.Weights) is null);
+        return new ExportResult(onnx, card, size, batches?.Sum(b => b.Count) ?? 0, (request.Weights ?? request.Options.Weights) is null, loaded.Load);
     }
 }
