@@ -156,6 +156,23 @@ public sealed class OnnxEngine : IInferenceEngine
         return outputs[0].GetTensorDataAsSpan<float>().ToArray();
     }
 
+    /// <summary>
+    /// Runs a batch into caller-owned <paramref name="logits"/> (exactly <c>batch · NumClasses</c> floats), so a server that
+    /// reuses one buffer allocates nothing per run: a returned array of a batch of 32 ImageNet logits is 128 KB, which
+    /// lands on the large-object heap that the GC collects late.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The graph's class count is not fixed.</exception>
+    /// <exception cref="ArgumentException"><paramref name="logits"/> has another length.</exception>
+    public void Run(float[] images, int batch, int size, Memory<float> logits)
+    {
+        if (NumClasses <= 0) throw new InvalidOperationException("Running into a buffer needs a graph with a fixed class count.");
+        if (logits.Length != batch * NumClasses)
+            throw new ArgumentException($"The logits buffer holds {logits.Length} floats; a batch of {batch} needs {batch * NumClasses}.", nameof(logits));
+        using OrtValue input = OrtValue.CreateTensorValueFromMemory(images, [batch, images.Length / ((long)batch * size * size), size, size]);
+        using OrtValue output = OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, logits, [batch, NumClasses]);
+        _session.Run(_runOptions, [_inputName], [input], [_outputName], [output]);
+    }
+
     /// <summary>Runs the graph and returns the named outputs (for calibration: intermediate values made outputs).</summary>
     internal Dictionary<string, float[]> RunAll(float[] images, int batch, int size, IReadOnlyList<string> outputNames)
     {

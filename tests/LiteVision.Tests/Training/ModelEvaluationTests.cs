@@ -146,4 +146,19 @@ public sealed class ModelEvaluationTests
         }
         Assert.Throws<ArgumentException>(() => ModelBenchmark.Run(new BenchmarkRequest { Model = "mobilenet_v3_small", Engine = BenchmarkEngine.Onnx, TrainingStep = true }));
     }
+
+    [Fact]
+    public void OnnxEngine_RunsIntoACallersBuffer_TheSameLogitsAsItsReturnedArray()
+    {
+        using ImageClassifier model = ModelZoo.Create("mobilenet_v3_small", new ModelOptions { NumClasses = 7 });
+        using var engine = new OnnxEngine(OnnxExporter.Export(model, new OnnxExportOptions { Input = InputSpec.ImageNet(32) }).ToByteArray());
+        var random = new Random(3);
+        float[] images = [.. Enumerable.Range(0, 3 * 3 * 32 * 32).Select(_ => (float)random.NextDouble())];
+        float[] expected = engine.Run(images, 3, 32);
+        var buffer = new float[10 * 7];
+        engine.Run(images, 3, 32, buffer.AsMemory(0, 21));
+        Assert.Equal(expected, buffer[..21]);
+        Assert.All(buffer[21..], v => Assert.Equal(0f, v));
+        Assert.Throws<ArgumentException>(() => engine.Run(images, 3, 32, buffer.AsMemory(0, 20)));
+    }
 }
