@@ -12,10 +12,6 @@ namespace LiteVision.Cli.Commands;
 /// <summary><c>litevision bench</c>: latency and throughput of a model on libtorch or ONNX Runtime.</summary>
 internal static class BenchCommand
 {
-    public const string Torch = "torch";
-    public const string Onnx = "onnx";
-    public const string OnnxInt8 = "onnx-int8";
-
     public static Command Create(TextWriter output)
     {
         var binder = new ModelOptionsBinder();
@@ -23,8 +19,8 @@ internal static class BenchCommand
         Option<string?> weights = ModelSource.CreateWeightsOption();
         Option<int?> inputSize = ModelSource.CreateInputSizeOption();
         Option<string> backend = new("--backend") { Description = "Engine: torch (libtorch), onnx (ONNX Runtime on the exported graph) or onnx-int8 " +
-            "(the graph quantized to INT8 QDQ, calibrated on generated data: for speed, not accuracy).", DefaultValueFactory = _ => Torch };
-        backend.AcceptOnlyFromAmong(Torch, Onnx, OnnxInt8);
+            "(the graph quantized to INT8 QDQ, calibrated on generated data: for speed, not accuracy).", DefaultValueFactory = _ => ModelBenchmark.Name(BenchmarkEngine.Torch) };
+        backend.AcceptOnlyFromAmong([.. Enum.GetValues<BenchmarkEngine>().Select(ModelBenchmark.Name)]);
         Option<string> batches = new("--batch") { Description = "Comma-separated batch sizes.", DefaultValueFactory = _ => "1,8,32" };
         Option<int?> threads = new("--threads") { Description = "Compute threads (default: the engine's own choice)." };
         Option<int> warmup = new("--warmup") { Description = "Untimed runs before timing.", DefaultValueFactory = _ => 3 };
@@ -48,18 +44,13 @@ internal static class BenchCommand
             if (threadCount is < 1 or > 256) throw new UsageException($"--threads must be in [1, 256] (got {threadCount}).");
             if (threadCount is { } n) TorchSharp.torch.set_num_threads(n);
             string modelArgument = parsed.GetValue(binder.Model)!;
-            bool onnxFile = modelArgument.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+            bool onnxFile = ModelRequest.IsOnnxPath(modelArgument);
             var request = new BenchmarkRequest
             {
                 Model = modelArgument,
                 Weights = parsed.GetValue(weights),
                 // An .onnx file runs on ONNX Runtime unless another backend is asked for (which is then refused).
-                Engine = onnxFile && parsed.GetResult(backend) is not { Implicit: false } ? BenchmarkEngine.Onnx : parsed.GetValue(backend) switch
-                {
-                    Onnx => BenchmarkEngine.Onnx,
-                    OnnxInt8 => BenchmarkEngine.OnnxInt8,
-                    _ => BenchmarkEngine.Torch,
-                },
+                Engine = onnxFile && parsed.GetResult(backend) is not { Implicit: false } ? BenchmarkEngine.Onnx : ModelBenchmark.ParseEngine(parsed.GetValue(backend)!),
                 InputSize = parsed.GetValue(inputSize),
                 BatchSizes = ParseBatches(parsed.GetValue(batches)!),
                 Settings = new BenchmarkSettings(parsed.GetValue(warmup), parsed.GetValue(iterations), parsed.GetValue(seconds)),

@@ -67,7 +67,7 @@ public sealed record BenchmarkRequest
     /// <summary>Checks the combination; throws <see cref="ArgumentException"/> naming what does not fit.</summary>
     public void Validate()
     {
-        bool onnxFile = Model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+        bool onnxFile = ModelRequest.IsOnnxPath(Model);
         if (onnxFile && Engine != BenchmarkEngine.Onnx) throw new ArgumentException($"{Model} runs as it is on ONNX Runtime (--backend onnx); quantize it with 'export --int8'.");
         if (onnxFile && Weights is not null) throw new ArgumentException($"--weights does not apply to {Model}: an ONNX file's weights are inside it.");
         if (TrainingStep && Engine != BenchmarkEngine.Torch) throw new ArgumentException("A training step (--train) runs on libtorch (--backend torch).");
@@ -102,6 +102,15 @@ public static class ModelBenchmark
         _ => "onnx-int8",
     };
 
+    /// <summary>Parses a runtime's command-line name (<see cref="Name"/>; case-insensitive).</summary>
+    /// <exception cref="ArgumentException">Another name.</exception>
+    public static BenchmarkEngine ParseEngine(string name)
+    {
+        foreach (BenchmarkEngine engine in Enum.GetValues<BenchmarkEngine>())
+            if (string.Equals(Name(engine), name, StringComparison.OrdinalIgnoreCase)) return engine;
+        throw new ArgumentException($"Unknown backend '{name}': use {string.Join(", ", Enum.GetValues<BenchmarkEngine>().Select(Name))}.");
+    }
+
     /// <summary>Times <paramref name="request"/>; <paramref name="status"/> receives a line as each phase starts.</summary>
     /// <exception cref="ArgumentException">A combination that does not fit (<see cref="BenchmarkRequest.Validate"/>).</exception>
     public static BenchmarkReport Run(BenchmarkRequest request, Action<string>? status = null)
@@ -111,7 +120,7 @@ public static class ModelBenchmark
         status ??= _ => { };
         var onnxSettings = new OnnxSessionSettings { Threads = request.OnnxThreads };
         string backend = Name(request.Engine);
-        if (request.Model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase))
+        if (ModelRequest.IsOnnxPath(request.Model))
         {
             using var file = new OnnxEngine(request.Model, onnxSettings);
             if (request.InputSize is { } size && size != file.Input.Size)

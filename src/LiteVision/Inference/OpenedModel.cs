@@ -45,7 +45,10 @@ public sealed record ModelRequest
     public ComputeDevice? Device { get; init; }
 
     /// <summary>Whether <see cref="Model"/> names an exported file rather than a registered model.</summary>
-    public bool IsOnnxFile => Model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
+    public bool IsOnnxFile => IsOnnxPath(Model);
+
+    /// <summary>Whether a model argument names an exported <c>.onnx</c> file rather than a registered model.</summary>
+    public static bool IsOnnxPath(string model) => model.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>The runtime this request runs on, after checking that the combination makes sense.</summary>
     /// <exception cref="ArgumentException">An <c>.onnx</c> file with libtorch or with separate weights.</exception>

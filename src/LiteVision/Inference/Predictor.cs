@@ -90,16 +90,8 @@ public sealed class Predictor : IDisposable
 
     /// <summary>A loaded model on libtorch; the predictor takes the model over. <paramref name="preprocessing"/> and
     /// <paramref name="labels"/> replace the card's.</summary>
-    public static Predictor FromLoaded(Weights.LoadedModel loaded, int batchSize = 32, PreprocessSettings? preprocessing = null, IReadOnlyList<string>? labels = null)
-    {
-        using (loaded)
-        {
-            ModelCard card = loaded.Card;
-            var predictor = new Predictor(new TorchEngine(loaded.Model, ownsModel: true), preprocessing ?? card.Preprocessing, labels ?? card.ClassNames, batchSize);
-            loaded.Release();
-            return predictor;
-        }
-    }
+    public static Predictor FromLoaded(Weights.LoadedModel loaded, int batchSize = 32, PreprocessSettings? preprocessing = null, IReadOnlyList<string>? labels = null) =>
+        OpenedModel.FromLoaded(loaded, EngineKind.Torch, preprocessing, labels).ToPredictor(batchSize);
 
     /// <summary>The engine.</summary>
     public IInferenceEngine Engine => _engine;

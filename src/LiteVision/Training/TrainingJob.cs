@@ -102,11 +102,10 @@ public sealed record TrainingRequest
 public sealed class TrainingJob : IDisposable
 {
     private readonly ImageClassifier _model;
-    private readonly List<string> _notes = [];
 
-    private TrainingJob(ImageClassifier model, Trainer trainer, TrainingRecipe recipe, string description)
+    private TrainingJob(ImageClassifier model, Trainer trainer, TrainingRecipe recipe, string description, IReadOnlyList<string> notes)
     {
-        (_model, Trainer, Recipe, Description) = (model, trainer, recipe, description);
+        (_model, Trainer, Recipe, Description, Notes) = (model, trainer, recipe, description, notes);
     }
 
     /// <summary>The trainer (events: epoch started, step and epoch completed).</summary>
@@ -119,7 +118,7 @@ public sealed class TrainingJob : IDisposable
     public string Description { get; }
 
     /// <summary>What preparing did that the user should know: a re-initialised head, a kept partial batch, a resumed position.</summary>
-    public IReadOnlyList<string> Notes => _notes;
+    public IReadOnlyList<string> Notes { get; }
 
     /// <summary>The best finished epoch by validation top-1 (training accuracy without validation data); null before the first.</summary>
     public EpochMetrics? Best => Trainer.History.MaxBy(m => double.IsNaN(m.ValidationAccuracy) ? m.TrainAccuracy : m.ValidationAccuracy);
@@ -198,9 +197,7 @@ public sealed class TrainingJob : IDisposable
             }
             string description = $"{info.Name} on {split.Name}: {split.Train.Count} train / {split.Test.Count} validation images, {size}x{size}, " +
                 $"{classes} classes, batch {batch}, {recipe.Optimizer} lr {recipe.LearningRate:G3}, {recipe.Epochs} epochs, {get_num_threads()} threads";
-            var job = new TrainingJob(model, trainer, recipe, description);
-            job._notes.AddRange(notes);
-            return job;
+            return new TrainingJob(model, trainer, recipe, description, notes);
         }
         catch
         {
