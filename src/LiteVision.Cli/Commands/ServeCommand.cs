@@ -32,6 +32,7 @@ internal static class ServeCommand
             command.Options.Add(option);
         command.SetAction(parsed =>
         {
+            InferenceServer.PreferInlineSocketCompletions();   // before any socket of this process (downloads included)
             var options = new ServerOptions
             {
                 Host = parsed.GetValue(host)!,
