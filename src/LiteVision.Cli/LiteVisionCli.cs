@@ -32,10 +32,10 @@ public static class LiteVisionCli
         root.Subcommands.Add(CompareCommand.Create(output));
         root.Subcommands.Add(ExplainCommand.Create(output));
         root.Subcommands.Add(ExportCommand.Create(output));
-        root.Subcommands.Add(BenchCommand.Create(output));
+        root.Subcommands.Add(BenchCommand.Create(output, error));
         root.Subcommands.Add(PredictCommand.Create(output, error));
         root.Subcommands.Add(TrainCommand.Create(output));
-        root.Subcommands.Add(EvalCommand.Create(output));
+        root.Subcommands.Add(EvalCommand.Create(output, error));
         root.Subcommands.Add(ServeCommand.Create(output));
         var verbose = new Option<bool>("--verbose") { Description = "On an internal error, print the stack trace too.", Recursive = true };
         root.Options.Add(verbose);

@@ -12,7 +12,7 @@ namespace LiteVision.Cli.Commands;
 /// <summary><c>litevision bench</c>: latency and throughput of a model on libtorch or ONNX Runtime.</summary>
 internal static class BenchCommand
 {
-    public static Command Create(TextWriter output)
+    public static Command Create(TextWriter output, TextWriter error)
     {
         var binder = new ModelOptionsBinder();
         binder.Model.Description = "Registered model name, or an .onnx file (run on ONNX Runtime).";
@@ -67,6 +67,8 @@ internal static class BenchCommand
             }
             BenchmarkReport report = null!;
             Progress(output, $"Benchmarking {request.Model}", status => report = ModelBenchmark.Run(request, status));
+            // On the error stream, as predict does, so --format json stays one JSON document.
+            if (report.Load?.Head is not null) error.WriteLine(report.Load.Summary);
             if (parsed.GetValue(format) == OutputFormat.Json) OutputFormat.WriteJson(output, report);
             else WriteTable(output, report);
             return LiteVisionCli.Success;

@@ -12,7 +12,7 @@ namespace LiteVision.Cli.Commands;
 /// <summary><c>litevision eval</c>: top-1/top-5, per-class precision/recall/F1 and a confusion-matrix PNG.</summary>
 internal static class EvalCommand
 {
-    public static Command Create(TextWriter output)
+    public static Command Create(TextWriter output, TextWriter error)
     {
         var binder = new ModelOptionsBinder();
         Option<string?> device = ModelSource.CreateDeviceOption();
@@ -37,6 +37,8 @@ internal static class EvalCommand
         {
             ModelRequest request = ModelSource.Request("eval", binder, parsed, weights, backend, device, output);
             EvaluationReport report = ModelEvaluation.Run(request, data.Request(parsed, output));
+            // On the error stream, as predict does, so --format json stays one JSON document.
+            if (report.Load?.Head is not null) error.WriteLine(report.Load.Summary);
             EvaluationResult result = report.Result;
             string directory = parsed.GetValue(outDir) ?? Path.GetDirectoryName(Path.GetFullPath(report.Source))!;
             Directory.CreateDirectory(directory);

@@ -45,9 +45,10 @@ internal static class ModelSource
         };
         if (request.IsOnnxFile) return request;
         (Models.ModelInfo info, Models.ModelOptions options) = binder.Bind(parsed);
-        if (request.Weights is null && options.Weights is null)
+        request = request with { Model = info.Name, Options = options, NumClasses = ExplicitClasses(binder, parsed) };
+        if (!request.HasWeights)
             throw new UsageException($"{command} {info.Name} needs --weights (a file, URL, catalog entry such as DEFAULT, or hf-hub:org/repo), or give an exported .onnx file instead of the name.");
-        return request with { Model = info.Name, Options = options, NumClasses = ExplicitClasses(binder, parsed) };
+        return request;
     }
 
     /// <summary><c>--num-classes</c> when the user gave it (a head of another size is then re-initialised), else null: the weights'.</summary>

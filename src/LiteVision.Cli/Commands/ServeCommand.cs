@@ -50,7 +50,7 @@ internal static class ServeCommand
             string source = parsed.GetValue(binder.Model)!;
             string? temporary = null;
             IReadOnlyList<RepositoryModel> models;
-            if (Directory.Exists(source) || source.EndsWith(".onnx", StringComparison.OrdinalIgnoreCase)) models = InferenceServer.Discover(source);
+            if (Directory.Exists(source) || ModelRequest.IsOnnxPath(source)) models = InferenceServer.Discover(source);
             else
             {
                 // The same loading path and card as predict/export: preprocessing and labels travel into the served file.

@@ -1,8 +1,8 @@
+using System.Text.Json.Serialization;
 using LiteVision.Analysis;
 using LiteVision.Models;
 using LiteVision.Onnx;
 using LiteVision.Weights;
-using LiteVision.Weights.Hub;
 
 namespace LiteVision.Inference;
 
@@ -19,24 +19,12 @@ public enum BenchmarkEngine
     OnnxInt8,
 }
 
-/// <summary>What <c>litevision bench</c> measures, for a C# caller too.</summary>
-public sealed record BenchmarkRequest
+/// <summary>
+/// What <c>litevision bench</c> measures, for a C# caller too: a registered model (fresh weights time the same as trained
+/// ones; the weights' card gives the input size) or an <c>.onnx</c> file, timed as it is on ONNX Runtime.
+/// </summary>
+public sealed record BenchmarkRequest : ModelSpec
 {
-    /// <summary>A registered model name, or an <c>.onnx</c> file (timed as it is on ONNX Runtime).</summary>
-    public required string Model { get; init; }
-
-    /// <summary>Architecture options of a registered model; unset ones come from the weights' card.</summary>
-    public ModelOptions Options { get; init; } = ModelOptions.Default;
-
-    /// <summary>Weights (their card gives the input size); null: fresh weights, which time the same.</summary>
-    public string? Weights { get; init; }
-
-    /// <summary>Classes wanted when given explicitly (the head's size changes the MACs a little).</summary>
-    public int? NumClasses { get; init; }
-
-    /// <summary>How downloads of <see cref="Weights"/> behave.</summary>
-    public DownloadOptions? Download { get; init; }
-
     /// <summary>The runtime.</summary>
     public BenchmarkEngine Engine { get; init; } = BenchmarkEngine.Torch;
 
@@ -87,9 +75,10 @@ public sealed record BenchmarkRequest
 /// <param name="MacsPerImage">Multiply-accumulates of one image, when known.</param>
 /// <param name="GemmPeakMacsPerSecond">The SGEMM reference peak, when measured.</param>
 /// <param name="Results">One row per batch size and mode.</param>
+/// <param name="Load">What loading the weights did (e.g. a head re-initialised for another class count); null for an ONNX file or fresh weights.</param>
 /// <param name="GemmPeakSpread">How much the peak's rounds disagreed (a busy machine when above <see cref="GemmPeak.ReliableSpread"/>).</param>
 public sealed record BenchmarkReport(string Model, string Backend, int InputSize, int Threads, long? MacsPerImage,
-    double? GemmPeakMacsPerSecond, IReadOnlyList<BenchmarkResult> Results, double? GemmPeakSpread = null);
+    double? GemmPeakMacsPerSecond, IReadOnlyList<BenchmarkResult> Results, [property: JsonIgnore] WeightLoadResult? Load, double? GemmPeakSpread = null);
 
 /// <summary>Latency and throughput of a model on libtorch or ONNX Runtime: the library call behind <c>litevision bench</c>.</summary>
 public static class ModelBenchmark
@@ -125,25 +114,25 @@ public static class ModelBenchmark
             using var file = new OnnxEngine(request.Model, onnxSettings);
             if (request.InputSize is { } size && size != file.Input.Size)
                 throw new ArgumentException($"{request.Model} takes {file.Input.Size}x{file.Input.Size} input; it cannot be timed at {size}.");
-            return Measure(request, file.ModelName, backend, file, file.Input.Size, file.Macs, null, status);
+            return Measure(request, file.ModelName, backend, file, file.Input.Size, file.Macs, null, null, status);
         }
-        ModelInfo info = ModelZoo.Get(request.Model);
-        using LoadedModel loaded = ModelLoader.Load(info, request.Options, request.Weights, request.NumClasses, request.Download);
+        using LoadedModel loaded = request.Load();
         ImageClassifier model = loaded.Model;
+        string name = loaded.Card.Architecture;
         int inputSize = request.InputSize ?? loaded.Card.Preprocessing.CropSize;
-        long macs = ModelSummary.Compute(model, info.Name, inputSize).Macs;
+        long macs = ModelSummary.Compute(model, name, inputSize).Macs;
         using IInferenceEngine engine = request.Engine switch
         {
             BenchmarkEngine.Torch => new TorchEngine(model, ownsModel: false, request.ChannelsLast, request.FoldBatchNorm),
-            BenchmarkEngine.Onnx => new OnnxEngine(OnnxExporter.Export(model, OnnxExportOptions.FromCard(loaded.Card, inputSize)).ToByteArray(), info.Name, onnxSettings),
+            BenchmarkEngine.Onnx => new OnnxEngine(OnnxExporter.Export(model, OnnxExportOptions.FromCard(loaded.Card, inputSize)).ToByteArray(), name, onnxSettings),
             _ => new OnnxEngine(OnnxQuantizer.Quantize(OnnxExporter.Export(model, OnnxExportOptions.FromCard(loaded.Card, inputSize)),
-                OnnxQuantizer.GeneratedCalibration(inputSize)).ToByteArray(), info.Name, onnxSettings),
+                OnnxQuantizer.GeneratedCalibration(inputSize)).ToByteArray(), name, onnxSettings),
         };
-        return Measure(request, info.Name, backend, engine, inputSize, macs, request.TrainingStep ? model : null, status);
+        return Measure(request, name, backend, engine, inputSize, macs, request.TrainingStep ? model : null, loaded.Load, status);
     }
 
     private static BenchmarkReport Measure(BenchmarkRequest request, string name, string backend, IInferenceEngine engine, int size, long? macs,
-        ImageClassifier? trainModel, Action<string> status)
+        ImageClassifier? trainModel, WeightLoadResult? load, Action<string> status)
     {
         var results = new List<BenchmarkResult>();
         foreach (int batch in request.BatchSizes.Distinct())
@@ -166,6 +155,6 @@ public static class ModelBenchmark
             status("measuring the SGEMM reference peak");
             peak = Benchmark.MeasureGemmPeak();
         }
-        return new BenchmarkReport(name, backend, size, TorchSharp.torch.get_num_threads(), macs, peak?.Best, results, peak?.Spread);
+        return new BenchmarkReport(name, backend, size, TorchSharp.torch.get_num_threads(), macs, peak?.Best, results, load, peak?.Spread);
     }
 }

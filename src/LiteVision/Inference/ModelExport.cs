@@ -1,28 +1,15 @@
 using LiteVision.Models;
 using LiteVision.Onnx;
 using LiteVision.Weights;
-using LiteVision.Weights.Hub;
 
 namespace LiteVision.Inference;
 
-/// <summary>What <c>litevision export</c> takes, for a C# caller too.</summary>
-public sealed record ExportRequest
+/// <summary>
+/// What <c>litevision export</c> takes, for a C# caller too: a registered model, whose weights' card gives input size,
+/// normalisation and labels (no weights: fresh, random ones).
+/// </summary>
+public sealed record ExportRequest : ModelSpec
 {
-    /// <summary>The registered model's name.</summary>
-    public required string Model { get; init; }
-
-    /// <summary>Architecture options; unset ones come from the weights' card.</summary>
-    public ModelOptions Options { get; init; } = ModelOptions.Default;
-
-    /// <summary>Weights (their card gives input size, normalisation and labels); null: fresh, random weights.</summary>
-    public string? Weights { get; init; }
-
-    /// <summary>Classes wanted when given explicitly; a head of another size is then re-initialised.</summary>
-    public int? NumClasses { get; init; }
-
-    /// <summary>How downloads of <see cref="Weights"/> behave.</summary>
-    public DownloadOptions? Download { get; init; }
-
     /// <summary>Class labels written into the file's metadata; null: the card's.</summary>
     public IReadOnlyList<string>? Labels { get; init; }
 
@@ -67,7 +54,7 @@ public static class ModelExport
     {
         ArgumentNullException.ThrowIfNull(request);
         request.Validate();
-        using LoadedModel loaded = ModelLoader.Load(ModelZoo.Get(request.Model), request.Options, request.Weights, request.NumClasses, request.Download);
+        using LoadedModel loaded = request.Load();
         ModelCard card = request.Labels is { } labels ? loaded.Card with { ClassNames = labels } : loaded.Card;
         if (card.ClassNames is { } names && names.Count != card.NumClasses)
             throw new ArgumentException($"{names.Count} labels were given but {card.Architecture} has {card.NumClasses} classes.");
@@ -75,6 +62,6 @@ public static class ModelExport
         List<(float[] Images, int Count)>? batches = request.Calibration is { } source ? CalibrationSources.Load(source, card.PreprocessingAt(size)) : null;
         OnnxModel onnx = OnnxExporter.Export(loaded.Model, OnnxExportOptions.FromCard(card, size, request.Opset));
         if (batches is not null) onnx = OnnxQuantizer.Quantize(onnx, batches, request.WeightBits);
-        return new ExportResult(onnx, card, size, batches?.Sum(b => b.Count) ?? 0, (request.Weights ?? request.Options.Weights) is null, loaded.Load);
+        return new ExportResult(onnx, card, size, batches?.Sum(b => b.Count) ?? 0, !request.HasWeights, loaded.Load);
     }
 }

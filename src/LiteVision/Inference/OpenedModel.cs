@@ -3,7 +3,6 @@ using LiteVision.Imaging;
 using LiteVision.Models;
 using LiteVision.Tensors;
 using LiteVision.Weights;
-using LiteVision.Weights.Hub;
 
 namespace LiteVision.Inference;
 
@@ -18,33 +17,19 @@ public enum EngineKind
 }
 
 /// <summary>
-/// What to run: a registered model with weights, or an exported <c>.onnx</c> file; the request every command that runs a
-/// model (predict, eval, bench, serve) and a C# caller make the same way.
+/// What to run: a registered model with weights, or an exported <c>.onnx</c> file (<see cref="ModelSpec.Model"/>, which
+/// carries its weights and preprocessing); the request every command that runs a model (predict, eval, serve) and a C#
+/// caller make the same way.
 /// </summary>
-public sealed record ModelRequest
+public sealed record ModelRequest : ModelSpec
 {
-    /// <summary>A registered model name, or the path of an <c>.onnx</c> file (which carries its weights and preprocessing).</summary>
-    public required string Model { get; init; }
-
-    /// <summary>Architecture options of a registered model; unset ones come from the weights' card.</summary>
-    public ModelOptions Options { get; init; } = ModelOptions.Default;
-
-    /// <summary>A weights spec (<see cref="ModelLoader"/>); null: <see cref="ModelOptions.Weights"/>.</summary>
-    public string? Weights { get; init; }
-
-    /// <summary>Classes wanted when given explicitly; a head of another size is then re-initialised. Null: the weights'.</summary>
-    public int? NumClasses { get; init; }
-
     /// <summary>The runtime; null: ONNX Runtime for an <c>.onnx</c> file, else libtorch.</summary>
     public EngineKind? Engine { get; init; }
-
-    /// <summary>How downloads behave.</summary>
-    public DownloadOptions? Download { get; init; }
 
     /// <summary>Where a libtorch model runs (null: the CPU); ONNX Runtime runs on the CPU.</summary>
     public ComputeDevice? Device { get; init; }
 
-    /// <summary>Whether <see cref="Model"/> names an exported file rather than a registered model.</summary>
+    /// <summary>Whether <see cref="ModelSpec.Model"/> names an exported file rather than a registered model.</summary>
     public bool IsOnnxFile => IsOnnxPath(Model);
 
     /// <summary>Whether a model argument names an exported <c>.onnx</c> file rather than a registered model.</summary>
@@ -163,7 +148,7 @@ public sealed class OpenedModel : IDisposable
 
     private static OpenedModel OpenRegistered(ModelRequest request, EngineKind kind, Func<PreprocessSettings, PreprocessSettings> configure, IReadOnlyList<string>? labels)
     {
-        LoadedModel loaded = ModelLoader.Load(ModelZoo.Get(request.Model), request.Options, request.Weights, request.NumClasses, request.Download, request.Device);
+        LoadedModel loaded = request.Load(request.Device);
         PreprocessSettings settings;
         try
         {

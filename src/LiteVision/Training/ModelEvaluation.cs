@@ -13,7 +13,8 @@ namespace LiteVision.Training;
 /// <param name="InputSize">The square input size evaluated at.</param>
 /// <param name="Source">The weights or ONNX file evaluated.</param>
 /// <param name="Result">Top-1/top-5, loss, per-class metrics and the confusion matrix.</param>
-public sealed record EvaluationReport(string Model, EngineKind Engine, string Data, int InputSize, string Source, EvaluationResult Result)
+/// <param name="Load">What loading the weights did (e.g. a head re-initialised for another class count); null for an ONNX file.</param>
+public sealed record EvaluationReport(string Model, EngineKind Engine, string Data, int InputSize, string Source, EvaluationResult Result, WeightLoadResult? Load)
 {
     /// <summary>The report as the JSON object <c>litevision eval --format json</c> prints and writes as <c>metrics.json</c>.</summary>
     public object ToJsonObject() => new
@@ -70,9 +71,9 @@ public static class ModelEvaluation
     private static OpenedModel OpenWeights(ModelRequest model, DataRequest data, EngineKind kind, int seed, out DataSplit? split)
     {
         ModelInfo info = ModelZoo.Get(model.Model);
-        if ((model.Weights ?? model.Options.Weights) is null)
+        if (!model.HasWeights)
             throw new ArgumentException($"Evaluating {info.Name} needs weights (--weights), or an exported .onnx file instead of the name.");
-        LoadedModel loaded = ModelLoader.Load(info, model.Options, model.Weights, model.NumClasses, model.Download, model.Device);
+        LoadedModel loaded = model.Load(model.Device);
         try
         {
             ModelCard card = loaded.Card;
@@ -99,6 +100,6 @@ public static class ModelEvaluation
             throw new ArgumentException($"{opened.Path ?? opened.Name} has {opened.Engine.NumClasses} classes; the data has {split.Test.Classes.Count}.");
         PrefetchingLoader loader = data.EvaluationLoader(split, size);
         EvaluationResult result = Evaluator.Run(opened.Engine, loader, progress, cancellation);
-        return new EvaluationReport(opened.Name, opened.Kind, split.Name, size, opened.Path ?? opened.Name, result);
+        return new EvaluationReport(opened.Name, opened.Kind, split.Name, size, opened.Path ?? opened.Name, result, opened.Load);
     }
 }

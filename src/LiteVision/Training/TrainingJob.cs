@@ -3,7 +3,6 @@ using LiteVision.Data.Augment;
 using LiteVision.Models;
 using LiteVision.Tensors;
 using LiteVision.Weights;
-using LiteVision.Weights.Hub;
 using static TorchSharp.torch;
 
 namespace LiteVision.Training;
@@ -11,18 +10,11 @@ namespace LiteVision.Training;
 /// <summary>
 /// Everything <c>litevision train</c> takes, for a C# caller too: the model, the data, the recipe's settings (unset ones
 /// take <see cref="TrainingPresets"/>' defaults for the batch size), augmentation, starting weights and where files go.
+/// The class count comes from the data: <see cref="ModelSpec.NumClasses"/>, when given, must equal it, and starting
+/// weights (fine-tuning) with another class count get a re-initialised head.
 /// </summary>
-public sealed record TrainingRequest
+public sealed record TrainingRequest : ModelSpec
 {
-    /// <summary>The registered model's name.</summary>
-    public required string Model { get; init; }
-
-    /// <summary>Architecture options; the class count comes from the data.</summary>
-    public ModelOptions Options { get; init; } = ModelOptions.Default;
-
-    /// <summary>Classes the caller expects; null: the data's. A different count than the data's is refused.</summary>
-    public int? NumClasses { get; init; }
-
     /// <summary>The data.</summary>
     public DataRequest Data { get; init; } = new();
 
@@ -73,12 +65,6 @@ public sealed record TrainingRequest
 
     /// <summary>Train in the channels-last memory format.</summary>
     public bool ChannelsLast { get; init; } = true;
-
-    /// <summary>Starting weights (fine-tuning; <see cref="ModelLoader"/>'s specs); a head of another class count is re-initialised.</summary>
-    public string? Weights { get; init; }
-
-    /// <summary>How downloads of <see cref="Weights"/> behave.</summary>
-    public DownloadOptions? Download { get; init; }
 
     /// <summary>Where the model trains (null: the CPU); the batches and the EMA copy follow it.</summary>
     public ComputeDevice? Device { get; init; }
@@ -172,7 +158,7 @@ public sealed class TrainingJob : IDisposable
         manual_seed(request.Seed);
         var notes = new List<string>();
         // Fine-tuning: the data's classes; a head of another size is re-initialised, any other mismatch is an error.
-        LoadedModel loaded = ModelLoader.Load(info, options, request.Weights, numClasses: classes, download: request.Download, device: request.Device);
+        LoadedModel loaded = (request with { Options = options, NumClasses = classes }).Load(request.Device);
         if (loaded.Load is { } load) notes.Add($"--weights {request.Weights}: {load.Summary}");
         ImageClassifier model = loaded.Release();
         Trainer? trainer = null;

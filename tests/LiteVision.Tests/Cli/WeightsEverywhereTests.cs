@@ -119,4 +119,42 @@ public sealed class WeightsEverywhereTests
         Assert.StartsWith("error:", error);
         Assert.Contains("shape mismatch", error);
     }
+
+    // A 3-class file given with --num-classes 10: every command that loads it says the head was re-initialised.
+    private static string ThreeClassWeights(TempDirectory directory)
+    {
+        string weights = directory.File("three.safetensors");
+        using ImageClassifier model = ModelZoo.Create("mobilenet_v1_025", new ModelOptions { NumClasses = 3 });
+        LiteVision.Weights.Safetensors.Write(weights, model.state_dict());
+        return weights;
+    }
+
+    [Fact]
+    public void Eval_WithAnotherNumClassesThanTheWeights_SaysTheHeadWasReinitialised_OffTheJson()
+    {
+        using var directory = new TempDirectory();
+        string weights = ThreeClassWeights(directory);
+        var (code, output, error) = CliRunner.Run("eval", "mobilenet_v1_025", "--weights", weights, "--num-classes", "10", "--data", "bundled",
+            "--limit-test", "16", "--image-size", "32", "--format", "json", "--out", directory.File("eval"));
+        Assert.True(code == 0, error);
+        Assert.Contains("has 10 classes, the checkpoint's 3: kept the model's freshly initialised head", error);
+        using JsonDocument json = JsonDocument.Parse(output);
+        Assert.Equal(16, json.RootElement.GetProperty("images").GetInt32());
+    }
+
+    [Fact]
+    public void Bench_WithAnotherNumClassesThanTheWeights_SaysTheHeadWasReinitialised()
+    {
+        using var directory = new TempDirectory();
+        string weights = ThreeClassWeights(directory);
+        string[] bench = ["bench", "mobilenet_v1_025", "--weights", weights, "--input-size", "32", "--batch", "1", "--warmup", "0", "--iterations", "1", "--seconds", "0"];
+        var (code, output, error) = CliRunner.Run([.. bench, "--num-classes", "10"]);
+        Assert.True(code == 0, error);
+        Assert.Contains("has 10 classes, the checkpoint's 3: kept the model's freshly initialised head", error);
+        Assert.Contains("mobilenet_v1_025 on torch @ 32x32", output);
+
+        (code, _, error) = CliRunner.Run(bench);
+        Assert.True(code == 0, error);
+        Assert.DoesNotContain("freshly initialised head", error);
+    }
 }
