@@ -99,7 +99,7 @@ public sealed class InferenceServer : IAsyncDisposable
     /// A 224×224 FP32 tensor arrives in about ten socket reads; with a hand-off per read the server switched threads ~11
     /// times per request on the core ONNX Runtime needs (docs/benchmarks.md: 3–4× fewer context switches, more images per
     /// CPU-second). It affects the whole process and the runtime reads it once, so call it before the process's first
-    /// socket — <c>litevision serve</c> does at its start. Safe for this server because no request blocks its thread:
+    /// socket — the <c>litevision</c> program does before it runs <c>serve</c>. Safe for this server because no request blocks its thread:
     /// batches run on threads of their own and image decoding goes to the thread pool.
     /// </summary>
     public static void PreferInlineSocketCompletions()

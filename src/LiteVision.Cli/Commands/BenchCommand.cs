@@ -39,7 +39,7 @@ internal static class BenchCommand
         command.SetAction(parsed =>
         {
             if (parsed.GetValue(server) is { } url)
-                return ServeCommand.BenchServer(output, url, parsed.GetValue(binder.Model)!, parsed.GetValue(concurrency), parsed.GetValue(seconds));
+                return ServeCommand.BenchServer(output, url, parsed.GetValue(binder.Model)!, parsed.GetValue(concurrency), parsed.GetValue(seconds), parsed.GetValue(format) == OutputFormat.Json);
             int? threadCount = parsed.GetValue(threads);
             if (threadCount is < 1 or > 256) throw new UsageException($"--threads must be in [1, 256] (got {threadCount}).");
             if (threadCount is { } n) TorchSharp.torch.set_num_threads(n);

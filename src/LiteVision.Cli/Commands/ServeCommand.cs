@@ -32,7 +32,6 @@ internal static class ServeCommand
             command.Options.Add(option);
         command.SetAction(parsed =>
         {
-            InferenceServer.PreferInlineSocketCompletions();   // before any socket of this process (downloads included)
             var options = new ServerOptions
             {
                 Host = parsed.GetValue(host)!,
@@ -120,18 +119,18 @@ internal static class ServeCommand
         (new("--server") { Description = "Load an inference server at this URL instead (the model argument is its model name; duration: --seconds)." },
          new("--concurrency") { Description = "Clients sending requests at once (with --server).", DefaultValueFactory = _ => 16 });
 
-    /// <summary><c>bench --server</c>: a closed-loop load of <paramref name="model"/> on the server.</summary>
-    public static int BenchServer(TextWriter output, string url, string model, int concurrency, double seconds)
+    /// <summary><c>bench --server</c>: a closed-loop load of <paramref name="model"/> on the server, with what the server's metrics say of it.</summary>
+    public static int BenchServer(TextWriter output, string url, string model, int concurrency, double seconds, bool json)
     {
         if (!Uri.TryCreate(url, UriKind.Absolute, out Uri? address) || address.Scheme is not ("http" or "https"))
             throw new UsageException($"--server '{url}' is not an http(s) URL.");
         if (concurrency is < 1 or > 4096) throw new UsageException($"--concurrency must be in [1, 4096] (got {concurrency}).");
         if (seconds is <= 0 or > 600) throw new UsageException($"--seconds must be in (0, 600] (got {seconds}).");
         using var client = new InferenceClient(address);
-        LoadResult result;
+        ServerLoadReport report;
         try
         {
-            result = LoadGenerator.RunInferAsync(client, model, concurrency, TimeSpan.FromSeconds(seconds)).GetAwaiter().GetResult();
+            report = ServerLoadReport.RunAsync(client, model, concurrency, TimeSpan.FromSeconds(seconds)).GetAwaiter().GetResult();
         }
         catch (HttpRequestException exception)
         {
@@ -141,11 +140,22 @@ internal static class ServeCommand
         {
             throw new UsageException($"{address}: {exception.Message}");
         }
-        var c = CultureInfo.InvariantCulture;
-        output.WriteLine(string.Create(c, $"Server {address} model {model}: {concurrency} clients, {result.Seconds:0.0} s"));
-        output.WriteLine(string.Create(c, $"  requests {result.Requests}, errors {result.Errors}, throughput {result.Throughput:0.0} images/s"));
-        output.WriteLine(string.Create(c, $"  latency p50 {result.P50:0.00} ms, p90 {result.P90:0.00} ms, p99 {result.P99:0.00} ms"));
-        if (result.FirstError is { } error) output.WriteLine($"  first error: {error}");
+        LoadResult result = report.Load;
+        if (json) OutputFormat.WriteJson(output, report);
+        else
+        {
+            var c = CultureInfo.InvariantCulture;
+            output.WriteLine(string.Create(c, $"Server {address} model {model}: {concurrency} clients, {result.Seconds:0.0} s"));
+            output.WriteLine(string.Create(c, $"  requests {result.Requests}, errors {result.Errors}, throughput {result.Throughput:0.0} images/s"));
+            output.WriteLine(string.Create(c, $"  latency p50 {result.P50:0.00} ms, p90 {result.P90:0.00} ms, p99 {result.P99:0.00} ms"));
+            var server = new List<string>();
+            if (report.MeanBatchSize is { } batch) server.Add(string.Create(c, $"mean batch {batch:0.0}"));
+            if (report.ServerCpuSeconds is { } cpu) server.Add(string.Create(c, $"CPU {cpu:0.0} s ({report.ImagesPerServerCpuSecond:0.0} images per CPU-second)"));
+            if (report.ServerResidentBytes is { } resident) server.Add(string.Create(c, $"resident memory {resident / 1048576:0} MB"));
+            if (report.ServerManagedHeapBytes is { } heap) server.Add(string.Create(c, $"GC heap {heap / 1048576:0} MB"));
+            if (server.Count > 0) output.WriteLine("  server: " + string.Join(", ", server));
+            if (result.FirstError is { } error) output.WriteLine($"  first error: {error}");
+        }
         return result.Errors == 0 ? LiteVisionCli.Success : LiteVisionCli.Failure;
     }
 }

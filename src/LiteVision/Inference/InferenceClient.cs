@@ -148,6 +148,18 @@ public sealed class InferenceClient : IDisposable
             .ToList();
     }
 
+    /// <summary>GET /metrics: the server's Prometheus text, or null where it serves none at this address.</summary>
+    public async Task<string?> MetricsTextAsync(CancellationToken cancellation = default)
+    {
+        using HttpResponseMessage response = await _http.GetAsync(Resolve("metrics"), cancellation).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.NotFound) return null;
+        return Encoding.UTF8.GetString(await ReadAsync(response, cancellation).ConfigureAwait(false));
+    }
+
+    /// <summary>The counters of <paramref name="model"/> and of the server process from <c>/metrics</c>; null where there is none.</summary>
+    public async Task<ServerCounters?> CountersAsync(string model, CancellationToken cancellation = default) =>
+        await MetricsTextAsync(cancellation).ConfigureAwait(false) is { } text ? ServerCounters.Parse(text, model) : null;
+
     /// <inheritdoc />
     public void Dispose()
     {

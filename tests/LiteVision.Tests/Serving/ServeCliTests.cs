@@ -43,6 +43,17 @@ public sealed class ServeCliTests
         Assert.True(code == LiteVisionCli.Success, error + output);
         Assert.Contains("errors 0", output, StringComparison.Ordinal);
         Assert.Contains("p99", output, StringComparison.Ordinal);
+        Assert.Contains("server: mean batch ", output, StringComparison.Ordinal);
+        (code, output, error) = Run("bench", "mobilenet_v3_small", "--server", server.Url.ToString(), "--concurrency", "4", "--seconds", "1", "--format", "json");
+        Assert.True(code == LiteVisionCli.Success, error + output);
+        using (JsonDocument load = JsonDocument.Parse(output))
+        {
+            long requests = load.RootElement.GetProperty("load").GetProperty("requests").GetInt64();
+            Assert.True(requests > 0);
+            Assert.InRange(load.RootElement.GetProperty("meanBatchSize").GetDouble(), 1, 4);
+            Assert.True(load.RootElement.GetProperty("serverCpuSeconds").GetDouble() > 0);
+            Assert.True(load.RootElement.GetProperty("serverResidentBytes").GetDouble() > 10e6);
+        }
 
         (code, _, error) = Run("bench", "mobilenet_v3_small", "--server", "not-a-url");
         Assert.Equal(LiteVisionCli.UsageError, code);

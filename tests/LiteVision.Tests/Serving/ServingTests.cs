@@ -324,6 +324,11 @@ public sealed class ServingTests(ServingFixture fixture) : IClassFixture<Serving
         Assert.Equal("2", Value("litevision_batch_size_count{model=\"beta\"}"));
         Assert.Equal("11", Value("litevision_batch_size_sum{model=\"beta\"}"));
         Assert.Equal("2", Value("litevision_batch_size_bucket{model=\"beta\",le=\"8\"}"));
+        // The library's reading of the same text (bench --server's mean batch): beta's counters, not alpha's, which never ran.
+        ServerCounters beta = ServerCounters.Parse(string.Join('\n', metrics), "beta");
+        Assert.Equal((11.0, 2.0), (beta.Images, beta.Batches));
+        Assert.True(beta.CpuSeconds > 0 && beta.ResidentBytes > 10e6 && beta.ManagedHeapBytes > 0, beta.ToString());
+        Assert.Null(ServerCounters.Parse(string.Join('\n', metrics), "alpha").Images);
     }
 
     [Fact]
