@@ -51,10 +51,10 @@ internal sealed class ServedModel : IDisposable
     // time go to zeroing fresh pages and collecting the large-object heap.
     private readonly ConcurrentBag<float[]> _imageBuffers = [];
     private readonly int _imageBuffersKept;
-    // The batcher's input buffers by batch size, most recent first, together at most 4·MaxBatchSize images (all the
-    // preferred sizes up to a maximum of 32): a fresh 19 MB array per batch of 32 cost a tenth of the server's time in
-    // page faults (perf: clear_page under the batch copy), and evicting them fragmented the large-object heap.
-    private readonly List<float[]> _batchInputs = [];
+    // The batcher's input: one buffer, as large as the largest batch so far, each batch run from its start. A fresh
+    // 19 MB array per batch of 32 cost a tenth of the server's time in page faults (perf: clear_page under the batch
+    // copy); a buffer per batch size made memory grow whenever a size first occurred.
+    private float[] _batchInput = [];
     // The batcher's logits, reused for every run (a fresh 128 KB array per batch of 32 was the large-object heap's growth).
     private float[] _logits = [];
     private int _depth;
@@ -205,19 +205,6 @@ internal sealed class ServedModel : IDisposable
         return ready.IsCompletedSuccessfully ? ready.Result : ready.AsTask().GetAwaiter().GetResult();
     }
 
-    // A buffer of exactly images·ImageLength floats (ONNX Runtime takes the array whole), reused across batches of one size.
-    private float[] BatchInput(int images)
-    {
-        int length = images * ImageLength;
-        int index = _batchInputs.FindIndex(buffer => buffer.Length == length);
-        float[] input = index >= 0 ? _batchInputs[index] : GC.AllocateUninitializedArray<float>(length);
-        if (index >= 0) _batchInputs.RemoveAt(index);
-        _batchInputs.Insert(0, input);
-        long kept = 4L * _options.MaxBatchSize * ImageLength;
-        while (_batchInputs.Count > 1 && _batchInputs.Sum(buffer => (long)buffer.Length) > kept) _batchInputs.RemoveAt(_batchInputs.Count - 1);
-        return input;
-    }
-
     private void Run(List<BatchItem> batch, int images)
     {
         // Requests whose callers stopped waiting are not worth their share of the run.
@@ -235,15 +222,17 @@ internal sealed class ServedModel : IDisposable
         try
         {
             if (running.Count == 0) return;
-            float[] input;
+            Memory<float> input;
             if (running.Count == 1) input = running[0].Images;
             else
             {
-                input = BatchInput(images);
+                int length = images * ImageLength;
+                if (_batchInput.Length < length) _batchInput = GC.AllocateUninitializedArray<float>(length);
+                input = _batchInput.AsMemory(0, length);
                 int offset = 0;
                 foreach (BatchItem item in running)
                 {
-                    item.Images.CopyTo(input, offset);
+                    item.Images.CopyTo(_batchInput, offset);
                     offset += item.Images.Length;
                 }
             }
@@ -257,7 +246,7 @@ internal sealed class ServedModel : IDisposable
                 Engine.Run(input, images, Predictor.Input.Size, logits);
             }
             else
-                logits = Engine.Run(input, images, Predictor.Input.Size);   // a graph without a fixed class count
+                logits = Engine.Run(input.ToArray(), images, Predictor.Input.Size);   // a graph without a fixed class count (rare: a copy is fine)
             int classes = logits.Length / images;
             _metrics.BatchSize.WithLabels(Name).Observe(images);
             _metrics.Inferences.WithLabels(Name).Inc(images);

@@ -148,7 +148,7 @@ public sealed class ModelEvaluationTests
     }
 
     [Fact]
-    public void OnnxEngine_RunsIntoACallersBuffer_TheSameLogitsAsItsReturnedArray()
+    public void OnnxEngine_RunsFromAndIntoCallersBuffers_TheSameLogitsAsItsReturnedArray()
     {
         using ImageClassifier model = ModelZoo.Create("mobilenet_v3_small", new ModelOptions { NumClasses = 7 });
         using var engine = new OnnxEngine(OnnxExporter.Export(model, new OnnxExportOptions { Input = InputSpec.ImageNet(32) }).ToByteArray());
@@ -160,5 +160,12 @@ public sealed class ModelEvaluationTests
         Assert.Equal(expected, buffer[..21]);
         Assert.All(buffer[21..], v => Assert.Equal(0f, v));
         Assert.Throws<ArgumentException>(() => engine.Run(images, 3, 32, buffer.AsMemory(0, 20)));
+
+        // From the start of a larger input buffer (the server's one batch buffer): only the batch's images are read.
+        float[] larger = [.. images, .. Enumerable.Repeat(float.NaN, 2 * 3 * 32 * 32)];
+        Array.Clear(buffer);
+        engine.Run(larger.AsMemory(0, images.Length), 3, 32, buffer.AsMemory(0, 21));
+        Assert.Equal(expected, buffer[..21]);
+        Assert.Throws<ArgumentException>(() => engine.Run(larger.AsMemory(0, images.Length - 1), 3, 32, buffer.AsMemory(0, 21)));
     }
 }
