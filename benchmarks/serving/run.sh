@@ -6,10 +6,11 @@
 # BASELINE_SECONDS (5), PORT (8123). Results: a markdown table on stdout and in benchmarks/serving/results/latest.md.
 #
 # Set-up on a machine of N >= 2 CPUs: the server (one ONNX Runtime thread) on CPU N-1, the load generator on the others.
-# After each server round, while the server is idle, the in-process engine (`bench model.onnx`, one thread) is timed on the
-# server's CPU at the batch size the server formed in that round (its mean, from /metrics), so both sides get the same core
-# at nearly the same time: on a shared VM whose speed drifts between minutes, a baseline timed once is not comparable.
-# Then a server with dynamic batching off (--max-batch 1) gets one warm-up and one round, and the engine is timed at batch 1.
+# Before and after each round, while the server is idle, the in-process engine (`bench model.onnx`, one thread) is timed
+# on the server's CPU at the batch size the server formed (its mean, from /metrics), and the round is compared with the
+# mean of the two, so both sides get the same core at nearly the same time: on a shared VM whose speed drifts between
+# minutes, a baseline timed once is not comparable. Then a server with dynamic batching off (--max-batch 1) gets a
+# warm-up and one round, bracketed by the engine at batch 1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODEL=${MODEL:-mobilenet_v3_small}; ROUNDS=${ROUNDS:-3}; SECONDS_PER_ROUND=${ROUND_SECONDS:-20}; CONCURRENCY=${CONCURRENCY:-64}
@@ -49,7 +50,7 @@ row() {   # LABEL REPORT BASELINE BATCH
   jq -r --arg name "$1" --argjson baseline "$3" --arg batch "$4" '
     "| \($name) | \(.load.throughput * 10 | round / 10) | \(.load.p50 * 10 | round / 10) | \(.load.p99 * 10 | round / 10) | \(.load.errors) | "
     + "\(.meanBatchSize * 10 | round / 10) | \(.imagesPerServerCpuSecond * 10 | round / 10) | \(.serverResidentBytes / 1048576 | round) MB | "
-    + "\(.serverManagedHeapBytes / 1048576 | round) MB | \($baseline * 10 | round / 10) at \($batch) | **\(.load.throughput / $baseline * 100 | round / 100)** |"' <<< "$2"
+    + "\(.serverManagedHeapBytes / 1048576 | round) MB | \($baseline * 10 | round / 10) at \($batch) | **\(.load.throughput / $baseline * 1000 | round / 1000)** |"' <<< "$2"
 }
 nearest_run_size() {   # MEAN MAX -> the batch size the server runs nearest the mean: 1-8, multiples of 8, the maximum
   jq -n --argjson mean "$1" --argjson max "$2" 'if $mean <= 8 then ($mean | round) else ([($mean / 8 | round) * 8, $max] | min) end'
@@ -63,21 +64,26 @@ echo "|---|---|---|---|---|---|---|---|---|---|---|"
 start_server "$PORT"
 # Warm-up: ONNX Runtime's memory plans, Kestrel's buffers, and the JIT, whose tier-up competes with ONNX Runtime for the
 # one core (perf: the JIT had 2 % of the server's samples 12-20 s into a load, none 42-50 s in).
-load "$PORT" "$WARMUP_SECONDS" > /dev/null
+report=$(load "$PORT" "$WARMUP_SECONDS")
+batch=$(nearest_run_size "$(jq '.meanBatchSize' <<< "$report")" 32)
+before=$(in_process "$batch")
 first_rss=; on_sum=0
 for round in $(seq "$ROUNDS"); do
+  # The baseline brackets the round: the engine timed right before it and right after it, at the batch size formed.
   report=$(load "$PORT" "$SECONDS_PER_ROUND")
   batch=$(nearest_run_size "$(jq '.meanBatchSize' <<< "$report")" 32)
-  baseline=$(in_process "$batch")
-  row "batching on, $round" "$report" "$baseline" "$batch"
+  after=$(in_process "$batch")
+  row "batching on, $round" "$report" "$(jq -n "($before + $after) / 2")" "$batch"
+  before=$after
   rss=$(jq '.serverResidentBytes' <<< "$report"); first_rss=${first_rss:-$rss}; last_rss=$rss
   on_sum=$(jq -n "$on_sum + $(jq '.load.throughput' <<< "$report")")
 done
 stop_server
 start_server $((PORT + 1)) --max-batch 1
 load $((PORT + 1)) $((SECONDS_PER_ROUND / 2)) > /dev/null
+before=$(in_process 1)
 report=$(load $((PORT + 1)) "$SECONDS_PER_ROUND")
-row "batching off" "$report" "$(in_process 1)" 1
+row "batching off" "$report" "$(jq -n "($before + $(in_process 1)) / 2")" 1
 stop_server
 echo
 jq -rn "\"Resident memory after round $ROUNDS vs round 1: \(($last_rss / $first_rss - 1) * 1000 | round / 10) %; batching on vs off: \(($on_sum / $ROUNDS) / $(jq '.load.throughput' <<< "$report") * 100 | round / 100)x\""
