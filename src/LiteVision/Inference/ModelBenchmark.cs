@@ -57,7 +57,7 @@ public sealed record BenchmarkRequest : ModelSpec
     {
         bool onnxFile = ModelRequest.IsOnnxPath(Model);
         if (onnxFile && Engine != BenchmarkEngine.Onnx) throw new ArgumentException($"{Model} runs as it is on ONNX Runtime (--backend onnx); quantize it with 'export --int8'.");
-        if (onnxFile && Weights is not null) throw new ArgumentException($"--weights does not apply to {Model}: an ONNX file's weights are inside it.");
+        ModelRequest.RefuseWeightsBesideOnnxFile(this);
         if (TrainingStep && Engine != BenchmarkEngine.Torch) throw new ArgumentException("A training step (--train) runs on libtorch (--backend torch).");
         if (!FoldBatchNorm && Engine != BenchmarkEngine.Torch) throw new ArgumentException("Keeping BatchNorm (--keep-batchnorm) applies to libtorch; ONNX exports always fold it.");
         if (BatchSizes.Count == 0 || BatchSizes.Any(b => b is < 1 or > 4096)) throw new ArgumentException("Batch sizes must be in [1, 4096], at least one.");

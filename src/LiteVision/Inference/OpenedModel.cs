@@ -41,9 +41,16 @@ public sealed record ModelRequest : ModelSpec
     {
         EngineKind engine = Engine ?? (IsOnnxFile ? EngineKind.Onnx : EngineKind.Torch);
         if (IsOnnxFile && engine != EngineKind.Onnx) throw new ArgumentException($"{Model} is an ONNX file: it runs on ONNX Runtime (onnx), not on {Name(engine)}.");
-        if (IsOnnxFile && Weights is not null) throw new ArgumentException($"--weights does not apply to {Model}: an ONNX file's weights are inside it.");
+        RefuseWeightsBesideOnnxFile(this);
         if (engine == EngineKind.Onnx && Device is { IsCuda: true }) throw new ArgumentException($"--device {Device} applies to libtorch (torch); ONNX Runtime runs here on the CPU.");
         return engine;
+    }
+
+    // An exported file carries its weights: separate ones would be silently ignored, so they are refused.
+    internal static void RefuseWeightsBesideOnnxFile(ModelSpec spec)
+    {
+        if (IsOnnxPath(spec.Model) && spec.Weights is not null)
+            throw new ArgumentException($"--weights does not apply to {spec.Model}: an ONNX file's weights are inside it.");
     }
 
     /// <summary>The runtime's name as the command line spells it (<c>torch</c>, <c>onnx</c>).</summary>

@@ -157,4 +157,28 @@ public sealed class WeightsEverywhereTests
         Assert.True(code == 0, error);
         Assert.DoesNotContain("freshly initialised head", error);
     }
+
+    [Fact]
+    public void WeightsBesideAnOnnxFile_AreRefusedInOneLine_ByPredictEvalAndBench()
+    {
+        using var directory = new TempDirectory();
+        string weights = ThreeClassWeights(directory);
+        string onnx = directory.File("model.onnx");
+        var (code, _, error) = CliRunner.Run("export", "mobilenet_v1_025", "--weights", weights, "--input-size", "32", "--out", onnx);
+        Assert.True(code == 0, error);
+        string image = directory.File("image.png");
+        using (var bitmap = new SKBitmap(40, 40))
+        using (SKData png = bitmap.Encode(SKEncodedImageFormat.Png, 100)) File.WriteAllBytes(image, png.ToArray());
+        foreach (string[] command in new[]
+        {
+            new[] { "predict", onnx, image },
+            ["eval", onnx, "--data", "bundled", "--limit-test", "8"],
+            ["bench", onnx, "--batch", "1", "--warmup", "0", "--iterations", "1", "--seconds", "0"],
+        })
+        {
+            (code, _, error) = CliRunner.Run([.. command, "--weights", weights]);
+            Assert.Equal(2, code);
+            Assert.Equal($"error: --weights does not apply to {onnx}: an ONNX file's weights are inside it.", error.Trim());
+        }
+    }
 }
